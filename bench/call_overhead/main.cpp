@@ -1,0 +1,140 @@
+// Per-call cost of a trivial operator through each way of calling it, next to
+// a std::mutex/condition_variable round trip to another thread measured in the
+// same run (the price of one synchronous hand-off).
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include <ember/xcs.hpp>
+#include <ember/xcs/runtime/operator_actor.hpp>
+
+using namespace ember;
+using namespace ember::xcs;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int rounds = 7;     // medians over rounds tame this VM's noise
+constexpr int calls = 2000;   // calls per round
+
+template <class F>
+double median_ns_per_call(F&& run_calls) {
+  std::vector<double> samples;
+  for (int r = 0; r < rounds; ++r) {
+    auto begin = Clock::now();
+    run_calls(calls);
+    samples.push_back(std::chrono::duration<double, std::nano>(Clock::now() - begin).count() /
+                      calls);
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+// The baseline: hand a value to a waiting thread and wait for its answer.
+double handoff_round_trip_ns() {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int request = 0, reply = 0;
+  bool stop = false;
+  std::thread worker{[&] {
+    std::unique_lock lock{mutex};
+    for (;;) {
+      changed.wait(lock, [&] { return stop || request != reply; });
+      if (stop)
+        return;
+      reply = request;
+      changed.notify_all();
+    }
+  }};
+  double ns = median_ns_per_call([&](int n) {
+    for (int i = 0; i < n; ++i) {
+      std::unique_lock lock{mutex};
+      ++request;
+      changed.notify_all();
+      changed.wait(lock, [&] { return reply == request; });
+    }
+  });
+  {
+    std::lock_guard lock{mutex};
+    stop = true;
+  }
+  changed.notify_all();
+  worker.join();
+  return ns;
+}
+
+double actor_request_ns(const OperatorRef& op, const Record& input) {
+  auto target = spawn_operator(op);
+  return median_ns_per_call([&](int n) {
+    std::promise<void> done;
+    actor_system().spawn([&, n](caf::event_based_actor* self) {
+      auto remaining = std::make_shared<int>(n);
+      auto next = std::make_shared<std::function<void()>>();
+      *next = [=, &done] {
+        self->request(target, caf::infinite, invoke_atom::value, input).then([=, &done](Record&) {
+          if (--*remaining == 0)
+            done.set_value();
+          else
+            (*next)();
+        });
+      };
+      (*next)();
+    });
+    done.get_future().wait();
+  });
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto op = function_operator("Trivial", [](const Record& in) { return in; });
+  Record input{{"text", "hello"}, {"n", 1}};
+
+  double handoff = handoff_round_trip_ns();
+  double direct = median_ns_per_call([&](int n) {
+    for (int i = 0; i < n; ++i)
+      op->forward(input);
+  });
+  double facade = median_ns_per_call([&](int n) {
+    for (int i = 0; i < n; ++i)
+      op(input);
+  });
+  double facade_timed = [&] {
+    auto scope = execution_options({.timeout_seconds = 10.0});
+    return median_ns_per_call([&](int n) {
+      for (int i = 0; i < n; ++i)
+        op(input);
+    });
+  }();
+  double actor = actor_request_ns(op, input);
+
+  struct Figure {
+    const char* name;
+    double value;
+  };
+  std::vector<Figure> figures{{"call.direct_forward", direct},
+                              {"call.facade", facade},
+                              {"call.facade_with_timeout", facade_timed},
+                              {"call.actor_request", actor}};
+  boost::json::array results;
+  std::cout << "baseline call.mutex_cv_handoff: " << handoff << " ns per round trip\n";
+  for (const auto& f : figures) {
+    double ratio = f.value / handoff;
+    std::cout << f.name << ": " << f.value << " ns per call, " << ratio
+              << "x a mutex/cv hand-off\n";
+    results.push_back({{"name", f.name}, {"value", f.value}, {"unit", "ns/call"},
+                       {"baseline", "mutex_cv_handoff"}, {"baseline_value", handoff},
+                       {"ratio", ratio}});
+  }
+  if (argc > 1)
+    std::ofstream{argv[1]} << boost::json::serialize(results) << "\n";
+  shutdown_runtime();
+}

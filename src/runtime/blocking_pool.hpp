@@ -1,0 +1,42 @@
+// Threads made for blocking operator bodies. Private to the runtime.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+namespace ember::xcs::detail {
+
+/// An elastic pool: a task starts on an idle thread, or on a new one while
+/// fewer than `max_threads` exist; past that it queues. Idle threads retire
+/// after `idle_timeout`, so a burst of blocking bodies does not leave threads
+/// behind. (asio::thread_pool has a fixed thread count, which either starves
+/// waiting bodies or keeps dozens of idle threads; hence this small pool.)
+///
+/// Threads are detached and share the pool's state, so a body that outlives
+/// shutdown() (a call abandoned after its deadline) never touches freed memory.
+class BlockingPool {
+public:
+  BlockingPool(std::size_t max_threads, std::chrono::milliseconds idle_timeout);
+  ~BlockingPool();
+  BlockingPool(const BlockingPool&) = delete;
+  BlockingPool& operator=(const BlockingPool&) = delete;
+
+  /// Runs `task` on a pool thread. After shutdown() the task is dropped.
+  void post(std::function<void()> task);
+
+  /// Threads currently alive (running or idle).
+  std::size_t thread_count() const;
+
+  /// Stops taking work, drops queued tasks and waits up to `grace` for running
+  /// ones. Returns true when every thread has finished.
+  bool shutdown(std::chrono::milliseconds grace);
+
+  struct State;
+
+private:
+  std::shared_ptr<State> state_;
+};
+
+} // namespace ember::xcs::detail

@@ -1,0 +1,93 @@
+// The synchronous facade: `op(inputs)` from a plain thread.
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+
+#include "ember/core/exceptions.hpp"
+#include "ember/core/registry/operator/base/operator_ref.hpp"
+#include "runtime/call_context.hpp"
+#include "runtime/runtime_core.hpp"
+
+namespace ember {
+namespace {
+
+using xcs::this_call::Clock;
+
+// One timed call: the caller waits on it until the body finishes or the
+// deadline passes; the body's task owns it too, so an abandoned body writes
+// its result into memory nobody reads any more and frees it on return.
+struct TimedCall {
+  std::mutex mutex;
+  std::condition_variable finished;
+  bool done = false;
+  std::optional<Record> result;
+  std::exception_ptr error;
+  std::stop_source stop;
+};
+
+void refuse_scheduler_thread(const Operator& op) {
+  if (xcs::detail::on_scheduler_thread())
+    throw std::logic_error("operator '" + op.name() +
+                           "' was called synchronously on a CAF scheduler thread, where a "
+                           "blocking body would stall the actor system; use spawn_operator and "
+                           "request it instead");
+}
+
+std::string timeout_message(const Operator& op, const xcs::ExecutionSnapshot& options) {
+  return "operator '" + op.name() + "' timed out: the deadline of timeout_seconds=" +
+         (options->timeout_seconds ? std::to_string(*options->timeout_seconds) : "(inherited)") +
+         " passed before it finished";
+}
+
+Record run_with_deadline(const std::shared_ptr<const Operator>& op, const Record& inputs,
+                         const xcs::ExecutionSnapshot& options, Clock::time_point deadline) {
+  if (Clock::now() >= deadline)
+    throw TimeoutError(timeout_message(*op, options));
+  auto call = std::make_shared<TimedCall>();
+  auto core = xcs::detail::runtime_core();
+  core->pool().post([call, op, inputs, options, deadline] {
+    if (call->stop.stop_requested())
+      return; // abandoned before it started: never run it
+    xcs::detail::CallContext context{options, deadline, call->stop.get_token()};
+    xcs::detail::CallScope scope{context};
+    std::optional<Record> result;
+    std::exception_ptr error;
+    try {
+      result = op->call_validated(inputs);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::lock_guard lock{call->mutex};
+    call->result = std::move(result);
+    call->error = error;
+    call->done = true;
+    call->finished.notify_one();
+  });
+  std::unique_lock lock{call->mutex};
+  if (!call->finished.wait_until(lock, deadline, [&] { return call->done; })) {
+    call->stop.request_stop();
+    throw TimeoutError(timeout_message(*op, options));
+  }
+  if (call->error)
+    std::rethrow_exception(call->error);
+  return std::move(*call->result);
+}
+
+} // namespace
+
+Record OperatorRef::operator()(const Record& inputs) const {
+  const Operator& op = *checked();
+  refuse_scheduler_thread(op);
+  auto options = xcs::current_execution_snapshot();
+  auto deadline = xcs::detail::deadline_for(options);
+  const auto* parent = xcs::detail::current_call_context();
+  // Without a deadline, or inside a body whose caller already waits on the
+  // same deadline, the body runs right here: no thread hop, no extra thread.
+  if (!deadline || (parent != nullptr && parent->deadline == deadline))
+    return op.call_validated(inputs);
+  return run_with_deadline(op_, inputs, options, *deadline);
+}
+
+} // namespace ember

@@ -1,0 +1,162 @@
+#include "ember/xcs/runtime/runtime.hpp"
+
+#include <caf/all.hpp>
+
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "ember/xcs/runtime/operator_actor.hpp"
+#include "runtime/runtime_core.hpp"
+
+namespace ember::xcs::detail {
+namespace {
+
+thread_local bool scheduler_thread = false;
+
+// CAF calls thread_started on every thread it starts for the system; the
+// flag lets the synchronous facade refuse to block one of them.
+class MarkSchedulerThreads final : public caf::thread_hook {
+public:
+  void init(caf::actor_system&) override {}
+  void thread_started() override { scheduler_thread = true; }
+  void thread_terminates() override { scheduler_thread = false; }
+};
+
+std::size_t default_scheduler_threads() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// The process-wide runtime slot. Leaked on purpose: program exit runs
+// shutdown through ExitGuard below while this stays valid for late callers.
+struct Registry {
+  std::mutex mutex;
+  RuntimeConfig config = runtime_config_from_environment();
+  caf::actor_system* attached = nullptr;
+  std::shared_ptr<RuntimeCore> core;
+};
+
+Registry& registry() {
+  static auto* instance = new Registry;
+  return *instance;
+}
+
+// Bounded shutdown at program exit: a static whose destructor runs after main.
+struct ExitGuard {
+  ~ExitGuard() { shutdown_runtime(); }
+} exit_guard;
+
+} // namespace
+
+RuntimeCore::RuntimeCore(const RuntimeConfig& config, caf::actor_system* attached)
+    : config_(config), system_(attached),
+      pool_(config.blocking_threads, std::chrono::seconds{2}) {
+  if (system_ == nullptr) {
+    owned_config_ = std::make_unique<caf::actor_system_config>();
+    prepare_actor_system_config(*owned_config_);
+    owned_config_->set("scheduler.max-threads",
+                       config_.scheduler_threads.value_or(default_scheduler_threads()));
+    owned_system_ = std::make_unique<caf::actor_system>(*owned_config_);
+    // Operator actors wait for pool bodies; waiting for them at shutdown
+    // would make exit as slow as the slowest body.
+    owned_system_->await_actors_before_shutdown(false);
+    system_ = owned_system_.get();
+  }
+}
+
+RuntimeCore::~RuntimeCore() { shutdown(); }
+
+bool RuntimeCore::if_open(const std::function<void()>& deliver) {
+  std::shared_lock lock{gate_};
+  if (!open_)
+    return false;
+  deliver();
+  return true;
+}
+
+bool RuntimeCore::shutdown() {
+  {
+    std::unique_lock lock{gate_};
+    if (!open_)
+      return true;
+    open_ = false;
+  }
+  bool finished = pool_.shutdown(config_.shutdown_grace);
+  owned_system_.reset();
+  return finished;
+}
+
+std::shared_ptr<RuntimeCore> runtime_core() {
+  auto& reg = registry();
+  std::lock_guard lock{reg.mutex};
+  if (!reg.core)
+    reg.core = std::make_shared<RuntimeCore>(reg.config, reg.attached);
+  return reg.core;
+}
+
+bool on_scheduler_thread() noexcept { return scheduler_thread; }
+
+} // namespace ember::xcs::detail
+
+namespace ember::xcs {
+
+void configure_runtime(const RuntimeConfig& config) {
+  if (config.blocking_threads == 0)
+    throw std::invalid_argument("Invalid value for runtime option 'blocking_threads': 0 "
+                                "(allowed: a positive integer)");
+  if (config.scheduler_threads && *config.scheduler_threads == 0)
+    throw std::invalid_argument("Invalid value for runtime option 'scheduler_threads': 0 "
+                                "(allowed: a positive integer)");
+  auto& reg = detail::registry();
+  std::lock_guard lock{reg.mutex};
+  if (reg.core)
+    throw std::logic_error("configure_runtime: the runtime has already started; configure it "
+                           "before the first call, or after shutdown_runtime()");
+  reg.config = config;
+}
+
+RuntimeConfig runtime_config() {
+  auto& reg = detail::registry();
+  std::lock_guard lock{reg.mutex};
+  return reg.core ? reg.core->config() : reg.config;
+}
+
+void prepare_actor_system_config(caf::actor_system_config& config) {
+  config.add_message_types<caf::id_block::ember_xcs>();
+  config.add_thread_hook<detail::MarkSchedulerThreads>();
+  config.add_error_category(
+      error_category(), [](std::uint8_t code, caf::atom_value, const caf::message& context) {
+        return "ember(" + to_string(static_cast<ErrorCode>(code)) + ", " +
+               caf::to_string(context) + ")";
+      });
+}
+
+void attach_actor_system(caf::actor_system& system) {
+  auto& reg = detail::registry();
+  std::lock_guard lock{reg.mutex};
+  if (reg.core && &reg.core->system() != &system)
+    throw std::logic_error("attach_actor_system: the runtime already runs on another actor "
+                           "system; call shutdown_runtime() first");
+  reg.attached = &system;
+}
+
+caf::actor_system& actor_system() { return detail::runtime_core()->system(); }
+
+bool shutdown_runtime() {
+  std::shared_ptr<detail::RuntimeCore> core;
+  {
+    auto& reg = detail::registry();
+    std::lock_guard lock{reg.mutex};
+    core = std::move(reg.core);
+    reg.attached = nullptr;
+  }
+  return core ? core->shutdown() : true;
+}
+
+std::size_t blocking_thread_count() {
+  auto& reg = detail::registry();
+  std::lock_guard lock{reg.mutex};
+  return reg.core ? reg.core->pool().thread_count() : 0;
+}
+
+} // namespace ember::xcs

@@ -1,0 +1,51 @@
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "ember/xcs/runtime/runtime.hpp"
+
+namespace ember::xcs {
+namespace {
+
+std::size_t count(const std::string& name, const std::string& text, std::size_t minimum) {
+  std::size_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || value < minimum)
+    throw std::invalid_argument("Invalid value for runtime option '" + name + "': '" + text +
+                                (minimum == 0 ? "' (allowed: a non-negative integer)"
+                                              : "' (allowed: a positive integer)"));
+  return value;
+}
+
+} // namespace
+
+RuntimeConfig parse_runtime_config(const std::vector<std::pair<std::string, std::string>>& options,
+                                   RuntimeConfig base) {
+  // Parsed into a copy: a bad entry leaves the caller's config untouched.
+  for (const auto& [name, text] : options) {
+    if (name == "scheduler_threads")
+      base.scheduler_threads = count(name, text, 1);
+    else if (name == "blocking_threads")
+      base.blocking_threads = count(name, text, 1);
+    else if (name == "shutdown_grace_ms")
+      base.shutdown_grace = std::chrono::milliseconds(count(name, text, 0));
+    else
+      throw std::invalid_argument("Invalid runtime option: " + name);
+  }
+  return base;
+}
+
+RuntimeConfig runtime_config_from_environment() {
+  std::vector<std::pair<std::string, std::string>> options;
+  for (const char* name : {"scheduler_threads", "blocking_threads", "shutdown_grace_ms"}) {
+    std::string variable = "EMBER_XCS_";
+    for (const char* c = name; *c != '\0'; ++c)
+      variable += static_cast<char>(std::toupper(static_cast<unsigned char>(*c)));
+    if (const char* value = std::getenv(variable.c_str()))
+      options.emplace_back(name, value);
+  }
+  return parse_runtime_config(options);
+}
+
+} // namespace ember::xcs

@@ -1,0 +1,53 @@
+// The running runtime: the actor system in use, the blocking pool and the
+// gate that keeps abandoned bodies away from a system being shut down.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <shared_mutex>
+
+#include <caf/fwd.hpp>
+
+#include "ember/xcs/runtime/runtime.hpp"
+#include "runtime/blocking_pool.hpp"
+
+namespace ember::xcs::detail {
+
+class RuntimeCore {
+public:
+  RuntimeCore(const RuntimeConfig& config, caf::actor_system* attached);
+  ~RuntimeCore();
+  RuntimeCore(const RuntimeCore&) = delete;
+  RuntimeCore& operator=(const RuntimeCore&) = delete;
+
+  caf::actor_system& system() noexcept { return *system_; }
+  BlockingPool& pool() noexcept { return pool_; }
+  const RuntimeConfig& config() const noexcept { return config_; }
+
+  /// Runs `deliver` unless shutdown has begun; returns whether it ran. A body
+  /// finishing on a pool thread hands its reply to CAF only through here, so
+  /// nothing reaches an actor system that is being destroyed.
+  bool if_open(const std::function<void()>& deliver);
+
+  /// Closes the gate, waits up to the grace period for running bodies and
+  /// stops an owned actor system. Returns true when no body was abandoned.
+  bool shutdown();
+
+private:
+  RuntimeConfig config_;
+  std::unique_ptr<caf::actor_system_config> owned_config_;
+  std::unique_ptr<caf::actor_system> owned_system_;
+  caf::actor_system* system_;
+  BlockingPool pool_;
+  std::shared_mutex gate_;
+  bool open_ = true;
+};
+
+/// The running runtime, started on first use. Work holds the shared pointer,
+/// so an abandoned body keeps the core (not the actor system) alive.
+std::shared_ptr<RuntimeCore> runtime_core();
+
+/// True on a CAF scheduler thread of a system prepared by ember-xcs.
+bool on_scheduler_thread() noexcept;
+
+} // namespace ember::xcs::detail

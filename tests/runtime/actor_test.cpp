@@ -1,0 +1,148 @@
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <latch>
+
+#include "ember/core/exceptions.hpp"
+#include "ember/core/registry/operator/base/function_operator.hpp"
+#include "ember/xcs/engine/execution_options.hpp"
+#include "ember/xcs/runtime/operator_actor.hpp"
+#include "ember/xcs/runtime/runtime.hpp"
+#include "runtime/runtime_core.hpp"
+#include "support.hpp"
+
+using namespace ember;
+using namespace ember::xcs;
+using namespace std::chrono_literals;
+using ember::testing::Gate;
+
+namespace {
+
+// What a message-driven application does: an event-based actor requests the
+// operator and handles the reply later; nothing blocks.
+std::future<Record> request_from_actor(OperatorActor target, Record inputs,
+                                       std::optional<Envelope> envelope = std::nullopt) {
+  auto promise = std::make_shared<std::promise<Record>>();
+  auto future = promise->get_future();
+  actor_system().spawn([=](caf::event_based_actor* self) {
+    auto on_reply = [=](Record& out) { promise->set_value(std::move(out)); };
+    auto on_error = [=](caf::error& err) {
+      try {
+        throw_error(err);
+      } catch (...) {
+        promise->set_exception(std::current_exception());
+      }
+    };
+    if (envelope)
+      self->request(target, caf::infinite, invoke_atom::value, inputs, *envelope)
+          .then(on_reply, on_error);
+    else
+      self->request(target, caf::infinite, invoke_atom::value, inputs).then(on_reply, on_error);
+  });
+  return future;
+}
+
+Record get_within(std::future<Record>& future, std::chrono::milliseconds limit = 5000ms) {
+  REQUIRE(future.wait_for(limit) == std::future_status::ready);
+  return future.get();
+}
+
+} // namespace
+
+TEST_CASE("a CAF actor requests an operator and gets the output record", "[actor]") {
+  auto op = function_operator("Upper", [](const Record& in) {
+    auto text = in.get<std::string>("text");
+    for (auto& c : text)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return Record{{"text", text}};
+  });
+  auto future = request_from_actor(spawn_operator(op), Record{{"text", "hello"}});
+  CHECK(get_within(future).get<std::string>("text") == "HELLO");
+}
+
+TEST_CASE("actor bodies run off the scheduler threads", "[actor][threads]") {
+  std::atomic<bool> on_scheduler{true};
+  auto op = function_operator("Where", [&](const Record& in) {
+    on_scheduler = detail::on_scheduler_thread();
+    return in;
+  });
+  auto future = request_from_actor(spawn_operator(op), Record{});
+  get_within(future);
+  CHECK_FALSE(on_scheduler);
+}
+
+TEST_CASE("blocking bodies requested through actors overlap", "[actor][threads]") {
+  // Each body waits until all eight have started: they can only finish if the
+  // runtime runs them concurrently, whatever the scheduler thread count.
+  constexpr int bodies = 8;
+  std::latch all_started{bodies};
+  auto op = function_operator("Rendezvous", [&](const Record& in) {
+    all_started.arrive_and_wait();
+    return in;
+  }, {}, OperatorKind::io);
+  auto actor = spawn_operator(op);
+  std::vector<std::future<Record>> replies;
+  for (int i = 0; i < bodies; ++i)
+    replies.push_back(request_from_actor(actor, Record{{"i", i}}));
+  for (int i = 0; i < bodies; ++i)
+    CHECK(get_within(replies[static_cast<std::size_t>(i)]).get<std::int64_t>("i") == i);
+}
+
+TEST_CASE("an envelope carries the call site's options into the body", "[actor][options]") {
+  ExecutionOptions seen;
+  auto op = function_operator("Probe", [&](const Record& in) {
+    seen = get_execution_options();
+    return in;
+  });
+  Envelope envelope;
+  {
+    auto scope = execution_options({.max_workers = 7, .enable_caching = true});
+    envelope = make_envelope();
+  }
+  auto future = request_from_actor(spawn_operator(op), Record{}, envelope);
+  get_within(future);
+  CHECK(seen.max_workers == 7);
+  CHECK(seen.enable_caching);
+}
+
+TEST_CASE("an actor request past its deadline gets a timeout error", "[actor][timeout]") {
+  Gate gate;
+  auto op = function_operator("Stuck", [&](const Record& in) {
+    gate.wait();
+    return in;
+  });
+  Envelope envelope;
+  {
+    auto scope = execution_options({.timeout_seconds = 0.05});
+    envelope = make_envelope();
+  }
+  auto future = request_from_actor(spawn_operator(op), Record{}, envelope);
+  REQUIRE(future.wait_for(5s) == std::future_status::ready);
+  CHECK_THROWS_AS(future.get(), TimeoutError);
+  gate.open();
+}
+
+TEST_CASE("a body's exception reaches the requester as an execution error", "[actor][errors]") {
+  auto op = function_operator("Thrower", [](const Record&) -> Record {
+    throw std::runtime_error("boom");
+  });
+  auto future = request_from_actor(spawn_operator(op), Record{});
+  REQUIRE(future.wait_for(5s) == std::future_status::ready);
+  CHECK_THROWS_WITH(future.get(), "operator 'Thrower' failed: boom");
+}
+
+TEST_CASE("a synchronous call on a scheduler thread is refused", "[actor][threads]") {
+  auto op = function_operator("Blocking", [](const Record& in) { return in; });
+  auto promise = std::make_shared<std::promise<std::string>>();
+  auto future = promise->get_future();
+  actor_system().spawn([=](caf::event_based_actor*) {
+    try {
+      op(Record{});
+      promise->set_value("not refused");
+    } catch (const std::logic_error& e) {
+      promise->set_value(e.what());
+    }
+  });
+  REQUIRE(future.wait_for(5s) == std::future_status::ready);
+  CHECK_THAT(future.get(), Catch::Contains("called synchronously on a CAF scheduler thread"));
+}
