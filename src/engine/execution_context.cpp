@@ -106,7 +106,7 @@ std::size_t push_scope(const ExecutionOptionsUpdate& update) {
   return state.current.scopes.size();
 }
 
-void pop_scope(std::size_t depth) noexcept {
+void pop_scope([[maybe_unused]] std::size_t depth) noexcept {
   auto& state = thread_options();
   // Scopes are stack objects that cannot move, so they end innermost first on
   // the thread that opened them; anything else is a misuse worth stopping on.
