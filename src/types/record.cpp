@@ -1,6 +1,7 @@
 #include "ember/core/types/record.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <iterator>
 
@@ -10,6 +11,9 @@ namespace ember {
 // ever handed out as pointer-to-const. A handle that is the sole owner
 // (use_count() == 1) may therefore const_cast and change it in place: no other
 // handle can observe it, and none can appear, since copying needs our handle.
+// use_count() is a relaxed load, so sole_owner() adds an acquire fence: it
+// orders our writes after the reads another thread made through a handle it
+// released just before (its decrement is a release).
 struct Record::Impl {
   std::vector<Entry> entries;
 };
@@ -74,6 +78,14 @@ bool drain_comparisons(Comparisons& pending) {
     if (!shallow_equal(*lhs, *rhs, pending))
       return false;
   }
+  return true;
+}
+
+template <class T>
+bool sole_owner(const std::shared_ptr<const T>& storage) noexcept {
+  if (storage.use_count() != 1)
+    return false;
+  std::atomic_thread_fence(std::memory_order_acquire);
   return true;
 }
 
@@ -142,7 +154,7 @@ Value::~Value() {
 
 void Value::unlink_nested(std::vector<Value>& pending) noexcept {
   if (auto* list = std::get_if<std::shared_ptr<const List>>(&data_)) {
-    if (list->use_count() != 1)
+    if (!sole_owner(*list))
       return;
     for (Value& item : const_cast<List&>(**list))
       if (is_nested(item))
@@ -226,7 +238,7 @@ Record::~Record() {
 }
 
 void Record::unlink_nested(std::vector<Value>& pending) noexcept {
-  if (impl_.use_count() != 1)
+  if (!sole_owner(impl_))
     return;
   for (Entry& entry : const_cast<Impl&>(*impl_).entries)
     if (is_nested(entry.second))
@@ -270,7 +282,7 @@ void Record::throw_out_of_int_range(std::string_view key, std::int64_t value) {
 Record::Impl& Record::mutable_impl() {
   if (!impl_)
     impl_ = std::make_shared<Impl>();
-  else if (impl_.use_count() != 1)
+  else if (!sole_owner(impl_))
     impl_ = std::make_shared<Impl>(*impl_);
   return const_cast<Impl&>(*impl_);
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ember/core/types/json.hpp"
@@ -153,6 +154,27 @@ TEST_CASE("broadcasting a field to many records copies no string or list", "[rec
   }
   CHECK(base.use_count() == 1); // Each with() copied base's storage once, then changed it.
   CHECK(batch[3].get<int>("index") == 3);
+}
+
+TEST_CASE("copies changed on other threads never disturb each other", "[record][cow][threads]") {
+  const Record shared = sample();
+  std::vector<Record> results(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&shared, &results, t] {
+      Record mine = shared;
+      for (int i = 0; i < 1'000; ++i)
+        mine.set("n", t * 1'000 + i).set("text", std::to_string(t));
+      results[static_cast<std::size_t>(t)] = mine;
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  CHECK(shared == sample());
+  for (int t = 0; t < 8; ++t) {
+    CHECK(results[static_cast<std::size_t>(t)].get<int>("n") == t * 1'000 + 999);
+    CHECK(results[static_cast<std::size_t>(t)].get<std::string>("text") == std::to_string(t));
+  }
 }
 
 TEST_CASE("setting a field of an unshared record changes it in place", "[record][cow]") {
