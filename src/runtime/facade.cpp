@@ -3,6 +3,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 
 #include "ember/core/exceptions.hpp"
@@ -36,9 +37,14 @@ void refuse_scheduler_thread(const Operator& op) {
 }
 
 std::string timeout_message(const Operator& op, const xcs::ExecutionSnapshot& options) {
-  return "operator '" + op.name() + "' timed out: the deadline of timeout_seconds=" +
-         (options->timeout_seconds ? std::to_string(*options->timeout_seconds) : "(inherited)") +
-         " passed before it finished";
+  std::ostringstream message;
+  message << "operator '" << op.name() << "' timed out: the deadline of ";
+  if (options->timeout_seconds)
+    message << "timeout_seconds=" << *options->timeout_seconds;
+  else
+    message << "its enclosing call";
+  message << " passed before it finished";
+  return message.str();
 }
 
 Record run_with_deadline(const std::shared_ptr<const Operator>& op, const Record& inputs,

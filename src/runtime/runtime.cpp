@@ -2,7 +2,9 @@
 
 #include <caf/all.hpp>
 
+#include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -41,27 +43,31 @@ Registry& registry() {
   return *instance;
 }
 
-// Bounded shutdown at program exit: a static whose destructor runs after main.
-struct ExitGuard {
-  ~ExitGuard() { shutdown_runtime(); }
-} exit_guard;
-
 } // namespace
 
 RuntimeCore::RuntimeCore(const RuntimeConfig& config, caf::actor_system* attached)
     : config_(config), system_(attached),
       pool_(config.blocking_threads, std::chrono::seconds{2}) {
-  if (system_ == nullptr) {
-    owned_config_ = std::make_unique<caf::actor_system_config>();
-    prepare_actor_system_config(*owned_config_);
-    owned_config_->set("scheduler.max-threads",
-                       config_.scheduler_threads.value_or(default_scheduler_threads()));
-    owned_system_ = std::make_unique<caf::actor_system>(*owned_config_);
-    // Operator actors wait for pool bodies; waiting for them at shutdown
-    // would make exit as slow as the slowest body.
-    owned_system_->await_actors_before_shutdown(false);
-    system_ = owned_system_.get();
-  }
+  if (system_ != nullptr)
+    return;
+  std::promise<caf::actor_system*> started;
+  auto ready = started.get_future();
+  owner_ = std::jthread{[this, &started, released = release_.get_future()] {
+    caf::actor_system_config caf_config;
+    prepare_actor_system_config(caf_config);
+    caf_config.set("scheduler.max-threads",
+                   config_.scheduler_threads.value_or(default_scheduler_threads()));
+    std::optional<caf::actor_system> system;
+    try {
+      system.emplace(caf_config);
+    } catch (...) {
+      started.set_exception(std::current_exception());
+      return;
+    }
+    started.set_value(&*system);
+    released.wait();
+  }};
+  system_ = ready.get();
 }
 
 RuntimeCore::~RuntimeCore() { shutdown(); }
@@ -82,15 +88,24 @@ bool RuntimeCore::shutdown() {
     open_ = false;
   }
   bool finished = pool_.shutdown(config_.shutdown_grace);
-  owned_system_.reset();
+  if (owner_.joinable()) {
+    release_.set_value();
+    owner_.join();
+  }
   return finished;
 }
 
 std::shared_ptr<RuntimeCore> runtime_core() {
   auto& reg = registry();
   std::lock_guard lock{reg.mutex};
-  if (!reg.core)
+  if (!reg.core) {
     reg.core = std::make_shared<RuntimeCore>(reg.config, reg.attached);
+    // Bounded shutdown at program exit. Registered after the first actor
+    // system exists, so it runs before CAF's own statics are destroyed
+    // (exit handlers and static destructors run in reverse order of setup).
+    static const bool exit_handler = std::atexit([] { shutdown_runtime(); }) == 0;
+    (void)exit_handler;
+  }
   return reg.core;
 }
 

@@ -4,7 +4,9 @@
 
 #include <functional>
 #include <memory>
+#include <future>
 #include <shared_mutex>
+#include <thread>
 
 #include <caf/fwd.hpp>
 
@@ -35,8 +37,11 @@ public:
 
 private:
   RuntimeConfig config_;
-  std::unique_ptr<caf::actor_system_config> owned_config_;
-  std::unique_ptr<caf::actor_system> owned_system_;
+  // An owned actor system lives on its own thread from construction to
+  // destruction: CAF 0.17 corrupts its heap when the system is destroyed on
+  // another thread than the one that made it, or by an exit handler.
+  std::jthread owner_;
+  std::promise<void> release_;
   caf::actor_system* system_;
   BlockingPool pool_;
   std::shared_mutex gate_;

@@ -32,7 +32,7 @@ private:
 TEST_CASE("an operator call runs forward with defaults filled in", "[operator]") {
   auto op = make_operator<TextProcessor>(5);
   auto out = op(Record{{"text", "Sample text"}});
-  CHECK(out.get<std::string>("processed") == "Processed: Sample!");
+  CHECK(out.get<std::string>("processed") == "Processed: Sampl!");
   CHECK(op.name() == "TextProcessor");
 }
 

@@ -63,7 +63,7 @@ TEST_CASE("a CAF actor requests an operator and gets the output record", "[actor
 TEST_CASE("actor bodies run off the scheduler threads", "[actor][threads]") {
   std::atomic<bool> on_scheduler{true};
   auto op = function_operator("Where", [&](const Record& in) {
-    on_scheduler = detail::on_scheduler_thread();
+    on_scheduler = ember::xcs::detail::on_scheduler_thread();
     return in;
   });
   auto future = request_from_actor(spawn_operator(op), Record{});

@@ -19,7 +19,7 @@ namespace ember::xcs {
 
 struct RuntimeConfig {
   /// CAF scheduler threads (they only route messages). Default: the number of cores.
-  std::optional<std::size_t> scheduler_threads;
+  std::optional<std::size_t> scheduler_threads{};
   /// Upper bound of threads that run blocking operator bodies at once.
   std::size_t blocking_threads = 64;
   /// How long shutdown (and so program exit) waits for bodies still running
