@@ -75,18 +75,21 @@ double actor_request_ns(const OperatorRef& op, const Record& input) {
   auto target = spawn_operator(op);
   return median_ns_per_call([&](int n) {
     std::promise<void> done;
+    // One request at a time, each sent from the previous reply's handler.
+    struct Client {
+      static void next(caf::event_based_actor* self, const OperatorActor& target,
+                       const Record& input, int remaining, std::promise<void>& done) {
+        self->request(target, caf::infinite, invoke_atom::value, input)
+            .then([=, &done](Record&) {
+              if (remaining == 1)
+                done.set_value();
+              else
+                next(self, target, input, remaining - 1, done);
+            });
+      }
+    };
     actor_system().spawn([&, n](caf::event_based_actor* self) {
-      auto remaining = std::make_shared<int>(n);
-      auto next = std::make_shared<std::function<void()>>();
-      *next = [=, &done] {
-        self->request(target, caf::infinite, invoke_atom::value, input).then([=, &done](Record&) {
-          if (--*remaining == 0)
-            done.set_value();
-          else
-            (*next)();
-        });
-      };
-      (*next)();
+      Client::next(self, target, input, n, done);
     });
     done.get_future().wait();
   });

@@ -120,7 +120,9 @@ OperatorActor spawn_operator(caf::actor_system& system, const OperatorRef& op) {
     throw std::invalid_argument("spawn_operator: the OperatorRef is empty");
   // The implementation is untyped so it can also take its own timer message;
   // callers only ever see the typed interface.
-  auto actor = system.spawn(operator_behavior, op, detail::runtime_core());
+  auto core = detail::runtime_core();
+  auto actor = system.spawn(operator_behavior, op, core);
+  core->track(actor.address());
   return caf::actor_cast<OperatorActor>(actor);
 }
 

@@ -43,6 +43,33 @@ Registry& registry() {
   return *instance;
 }
 
+// CAF 0.17 destroys an actor system only after every thread that spawned
+// actors from outside the system has ended (it keeps a reference in that
+// thread's state). An explicit shutdown from such a thread (typically main)
+// hands the owner thread over here; the exit handler, which runs after main's
+// thread state is gone, finishes it.
+struct Lingering {
+  std::jthread owner;
+  std::shared_future<void> destroyed;
+};
+
+std::mutex lingering_mutex;
+std::vector<Lingering> lingering;
+
+void finish_lingering() {
+  std::vector<Lingering> owners;
+  {
+    std::lock_guard lock{lingering_mutex};
+    owners.swap(lingering);
+  }
+  for (auto& entry : owners) {
+    if (entry.destroyed.wait_for(std::chrono::seconds{1}) == std::future_status::ready)
+      entry.owner.join();
+    else
+      entry.owner.detach(); // exit stays bounded; the OS reclaims the system
+  }
+}
+
 } // namespace
 
 RuntimeCore::RuntimeCore(const RuntimeConfig& config, caf::actor_system* attached)
@@ -52,7 +79,10 @@ RuntimeCore::RuntimeCore(const RuntimeConfig& config, caf::actor_system* attache
     return;
   std::promise<caf::actor_system*> started;
   auto ready = started.get_future();
-  owner_ = std::jthread{[this, &started, released = release_.get_future()] {
+  std::promise<void> destroyed;
+  destroyed_ = destroyed.get_future();
+  owner_ = std::jthread{[this, &started, released = release_.get_future(),
+                         destroyed = std::move(destroyed)]() mutable {
     caf::actor_system_config caf_config;
     prepare_actor_system_config(caf_config);
     caf_config.set("scheduler.max-threads",
@@ -66,11 +96,31 @@ RuntimeCore::RuntimeCore(const RuntimeConfig& config, caf::actor_system* attache
     }
     started.set_value(&*system);
     released.wait();
+    system.reset();
+    destroyed.set_value();
   }};
   system_ = ready.get();
 }
 
 RuntimeCore::~RuntimeCore() { shutdown(); }
+
+void RuntimeCore::linger(std::jthread owner, std::future<void> destroyed) {
+  std::lock_guard lock{lingering_mutex};
+  lingering.push_back(Lingering{std::move(owner), destroyed.share()});
+}
+
+void RuntimeCore::track(const caf::actor_addr& actor) {
+  std::lock_guard lock{spawned_mutex_};
+  // Forget actors that are gone, so a long-running program that spawns many
+  // short-lived operator actors does not grow this list.
+  if (spawned_.size() >= 2 * spawned_live_estimate_) {
+    std::erase_if(spawned_, [](const caf::actor_addr& a) {
+      return caf::actor_cast<caf::strong_actor_ptr>(a) == nullptr;
+    });
+    spawned_live_estimate_ = std::max<std::size_t>(spawned_.size(), 16);
+  }
+  spawned_.push_back(actor);
+}
 
 bool RuntimeCore::if_open(const std::function<void()>& deliver) {
   std::shared_lock lock{gate_};
@@ -88,9 +138,22 @@ bool RuntimeCore::shutdown() {
     open_ = false;
   }
   bool finished = pool_.shutdown(config_.shutdown_grace);
+  // CAF's system waits for every running actor before it goes; operator
+  // actors live as long as a handle to them does, so end them explicitly.
+  std::vector<caf::actor_addr> spawned;
+  {
+    std::lock_guard lock{spawned_mutex_};
+    spawned.swap(spawned_);
+  }
+  for (const auto& actor : spawned)
+    caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   if (owner_.joinable()) {
     release_.set_value();
-    owner_.join();
+    auto bound = std::max(config_.shutdown_grace, std::chrono::milliseconds{200});
+    if (destroyed_.wait_for(bound) == std::future_status::ready)
+      owner_.join();
+    else
+      linger(std::move(owner_), std::move(destroyed_));
   }
   return finished;
 }
@@ -103,7 +166,10 @@ std::shared_ptr<RuntimeCore> runtime_core() {
     // Bounded shutdown at program exit. Registered after the first actor
     // system exists, so it runs before CAF's own statics are destroyed
     // (exit handlers and static destructors run in reverse order of setup).
-    static const bool exit_handler = std::atexit([] { shutdown_runtime(); }) == 0;
+    static const bool exit_handler = std::atexit([] {
+      shutdown_runtime();
+      finish_lingering();
+    }) == 0;
     (void)exit_handler;
   }
   return reg.core;

@@ -4,11 +4,13 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <vector>
 #include <future>
 #include <shared_mutex>
 #include <thread>
 
-#include <caf/fwd.hpp>
+#include <caf/actor_addr.hpp>
 
 #include "ember/xcs/runtime/runtime.hpp"
 #include "runtime/blocking_pool.hpp"
@@ -26,6 +28,10 @@ public:
   BlockingPool& pool() noexcept { return pool_; }
   const RuntimeConfig& config() const noexcept { return config_; }
 
+  /// Remembers an operator actor so shutdown can end it even while a
+  /// handle to it is still held somewhere.
+  void track(const caf::actor_addr& actor);
+
   /// Runs `deliver` unless shutdown has begun; returns whether it ran. A body
   /// finishing on a pool thread hands its reply to CAF only through here, so
   /// nothing reaches an actor system that is being destroyed.
@@ -36,14 +42,20 @@ public:
   bool shutdown();
 
 private:
+  static void linger(std::jthread owner, std::future<void> destroyed);
+
   RuntimeConfig config_;
   // An owned actor system lives on its own thread from construction to
   // destruction: CAF 0.17 corrupts its heap when the system is destroyed on
   // another thread than the one that made it, or by an exit handler.
   std::jthread owner_;
   std::promise<void> release_;
+  std::future<void> destroyed_;
   caf::actor_system* system_;
   BlockingPool pool_;
+  std::mutex spawned_mutex_;
+  std::vector<caf::actor_addr> spawned_;
+  std::size_t spawned_live_estimate_ = 16;
   std::shared_mutex gate_;
   bool open_ = true;
 };

@@ -5,6 +5,7 @@
 #include "ember/core/exceptions.hpp"
 #include "ember/core/registry/operator/base/function_operator.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
+#include "ember/xcs/runtime/operator_actor.hpp"
 #include "ember/xcs/runtime/runtime.hpp"
 #include "support.hpp"
 
@@ -87,4 +88,16 @@ TEST_CASE("program exit with a body still running is bounded by the grace period
   auto took = std::chrono::steady_clock::now() - begin;
   CHECK(status == 0);
   CHECK(took < 5s); // the body sleeps 60 s: only the bounded shutdown ends it sooner
+}
+
+TEST_CASE("shutdown after spawning an operator actor from this thread is bounded",
+          "[runtime][shutdown]") {
+  // Regression: CAF 0.17 keeps the system alive while a thread that spawned
+  // from outside it lives, so shutdown from that thread used to hang.
+  shutdown_runtime();
+  auto echo = function_operator("Echo", [](const Record& in) { return in; });
+  auto actor = spawn_operator(echo);
+  auto begin = std::chrono::steady_clock::now();
+  shutdown_runtime();
+  CHECK(std::chrono::steady_clock::now() - begin < 5s);
 }
