@@ -1,0 +1,99 @@
+// The memo cache behind `enable_caching`: operator results keyed by (operator
+// identity, canonical input), least recently used entries evicted first, and
+// concurrent identical misses computed once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include <ember/fwd.hpp>
+
+#include "ember/core/types/record.hpp"
+
+namespace ember::xcs {
+
+/// Counters of a ResultCache. `hits + misses` is the number of calls to
+/// get_or_compute and lookup.
+struct CacheStats {
+  /// Calls answered without running their own computation: a stored result,
+  /// or (get_or_compute only) the result of an identical call already running.
+  std::uint64_t hits = 0;
+  /// Calls that found nothing: get_or_compute then ran its computation.
+  std::uint64_t misses = 0;
+  /// Entries dropped to stay within the capacity (not those dropped by clear).
+  std::uint64_t evictions = 0;
+  /// Entries stored now.
+  std::size_t size = 0;
+  std::size_t capacity = 0;
+};
+
+/// Operator results keyed by operator identity and the exact input record.
+///
+/// Identity is the operator object itself, tracked through the shared_ptr
+/// that owns it (`Operator::weak_from_this`): an entry remembers its operator
+/// by a weak_ptr, and only the very same object matches, never a later
+/// operator that happens to be allocated at the same address. Entries of a
+/// destroyed operator can never hit again; they are dropped when next met or
+/// when they reach the end of the LRU list. An operator that no shared_ptr
+/// owns (one on the stack) has no stable identity: its calls always run their
+/// computation and nothing is stored for it.
+///
+/// Inputs are keyed by an exact binary encoding of the record (every kind,
+/// string byte and double bit pattern distinct), not by its JSON text:
+/// to_string's text is lossy (invalid UTF-8 becomes U+FFFD, deep nesting
+/// becomes [...]) and to_json throws on NaN. So 1 and 1.0, 0.0 and -0.0, two
+/// different invalid byte strings, all key differently; NaN keys like NaN.
+///
+/// Thread safe. Computations run outside the cache's lock, so a computation
+/// may itself use the cache for other keys.
+class ResultCache {
+public:
+  explicit ResultCache(std::size_t capacity = 4096);
+  ~ResultCache();
+  ResultCache(const ResultCache&) = delete;
+  ResultCache& operator=(const ResultCache&) = delete;
+
+  /// The stored output for (`op`, `inputs`), or else the output of `compute`,
+  /// stored if the capacity allows.
+  ///
+  /// Single flight: while one call computes a key, identical calls on other
+  /// threads wait for it and return the same result, or rethrow the same
+  /// exception. A computation that throws stores nothing, so the next call
+  /// computes again. Waiting holds no lock: a computation that calls
+  /// get_or_compute for other keys cannot deadlock its waiters. A computation
+  /// that asks, on its own thread, for the very key it is computing throws
+  /// std::logic_error instead of waiting for itself forever.
+  Record get_or_compute(const Operator& op, const Record& inputs,
+                        const std::function<Record()>& compute);
+
+  /// The stored output for (`op`, `inputs`), counted as a hit, or nullopt,
+  /// counted as a miss. Does not wait for a computation in flight.
+  std::optional<Record> lookup(const Operator& op, const Record& inputs);
+
+  /// Drops every entry. Computations in flight still finish and hand their
+  /// result to the calls waiting for them, but their result is not stored: it
+  /// may be stale by the standard of whoever cleared. A call arriving after
+  /// clear() computes afresh instead of joining a computation from before.
+  void clear();
+
+  /// Sets how many entries are kept; shrinking evicts least recently used
+  /// entries. 0 stores nothing (identical concurrent calls still compute once).
+  void set_capacity(std::size_t capacity);
+
+  CacheStats stats() const;
+  /// Zeroes hits, misses and evictions; size and capacity are not counters.
+  void reset_stats();
+
+private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+/// The process-wide cache the runtime consults when `enable_caching` is on.
+/// Never destroyed, so bodies still running at exit may use it.
+ResultCache& result_cache();
+
+} // namespace ember::xcs

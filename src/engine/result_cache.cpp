@@ -1,0 +1,353 @@
+#include <ember/xcs/engine/result_cache.hpp>
+
+#include <ember/core/registry/operator/base/operator_base.hpp>
+
+#include <bit>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <future>
+#include <list>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ember::xcs {
+namespace {
+
+void append_u64(std::string& out, std::uint64_t x) {
+  for (int shift = 0; shift < 64; shift += 8)
+    out.push_back(static_cast<char>((x >> shift) & 0xffU));
+}
+
+void append_bytes(std::string& out, std::string_view bytes) {
+  append_u64(out, bytes.size());
+  out.append(bytes);
+}
+
+// One list or record whose members are still to be encoded.
+struct Pending {
+  const Record::Entry* entry = nullptr;
+  const Record::Entry* entries_end = nullptr;
+  const Value* element = nullptr;
+  const Value* elements_end = nullptr;
+};
+
+// Writes `value`'s kind and scalar payload; a list or record also gets its
+// size and is queued on `pending` for its members.
+void encode_head(std::string& out, const Value& value, std::vector<Pending>& pending) {
+  out.push_back(static_cast<char>(value.kind()));
+  switch (value.kind()) {
+  case ValueKind::null: break;
+  case ValueKind::boolean: out.push_back(value.as_bool() ? '\1' : '\0'); break;
+  case ValueKind::integer: append_u64(out, static_cast<std::uint64_t>(value.as_integer())); break;
+  case ValueKind::number: append_u64(out, std::bit_cast<std::uint64_t>(value.as_number())); break;
+  case ValueKind::string: append_bytes(out, value.as_string()); break;
+  case ValueKind::list: {
+    const List& list = value.as_list();
+    append_u64(out, list.size());
+    pending.push_back({.element = list.data(), .elements_end = list.data() + list.size()});
+    break;
+  }
+  case ValueKind::record: {
+    const Record& record = value.as_record();
+    append_u64(out, record.size());
+    pending.push_back({.entry = record.begin(), .entries_end = record.end()});
+    break;
+  }
+  }
+}
+
+// An exact, prefix-free encoding of `record`: a kind byte per value, sizes
+// before strings, lists and records, doubles as their bit pattern. Distinct
+// records encode differently (except NaNs that differ only in payload bits are
+// still distinct, which only costs a miss). Iterative, so no nesting depth can
+// exhaust the stack; never throws except std::bad_alloc. Reading through raw
+// pointers is safe: `record` is immutable and holds every nested value alive.
+std::string encode(const Record& record) {
+  std::string out;
+  std::vector<Pending> pending;
+  encode_head(out, Value{record}, pending);
+  while (!pending.empty()) {
+    Pending& top = pending.back();
+    const Value* next = nullptr;
+    if (top.entry != top.entries_end) {
+      append_bytes(out, top.entry->first);
+      next = &top.entry->second;
+      ++top.entry;
+    } else if (top.element != top.elements_end) {
+      next = top.element;
+      ++top.element;
+    } else {
+      pending.pop_back();
+      continue;
+    }
+    // May grow `pending`; `top` is not used past this point.
+    encode_head(out, *next, pending);
+  }
+  return out;
+}
+
+// What a lookup compares: the operator's address and the encoded inputs. The
+// text is a view into the entry or flight that owns it (list nodes and flights
+// never move), or into the caller's local string during a lookup. Matching on
+// a key alone is not enough: the owner (weak_ptr) must match too, see same_owner.
+struct Key {
+  const Operator* op = nullptr;
+  std::size_t hash = 0;
+  std::string_view text;
+
+  friend bool operator==(const Key& a, const Key& b) noexcept {
+    return a.op == b.op && a.hash == b.hash && a.text == b.text;
+  }
+};
+
+struct KeyHash {
+  std::size_t operator()(const Key& key) const noexcept { return key.hash; }
+};
+
+Key make_key(const Operator& op, std::string_view text) {
+  const std::size_t text_hash = std::hash<std::string_view>{}(text);
+  const std::size_t op_hash = std::hash<const void*>{}(&op);
+  // boost::hash_combine's mixing.
+  return {&op, text_hash ^ (op_hash + 0x9e3779b97f4a7c15ULL + (text_hash << 6) + (text_hash >> 2)),
+          text};
+}
+
+using OperatorHandle = std::weak_ptr<const Operator>;
+
+// True when `a` and `b` share one control block: the same operator object for
+// its whole life. An expired weak_ptr keeps its control block, so a new
+// operator at the old one's address never compares equal to it.
+bool same_owner(const OperatorHandle& a, const OperatorHandle& b) noexcept {
+  return !a.owner_before(b) && !b.owner_before(a);
+}
+
+struct Entry {
+  // The key, minus the text view: see key_of.
+  const Operator* op = nullptr;
+  std::size_t hash = 0;
+  std::string text;
+  OperatorHandle owner;
+  std::string operator_name; // for diagnostics (a debugger, a future dump)
+  Record outputs;
+};
+
+Key key_of(const Entry& entry) noexcept {
+  return {entry.op, entry.hash, entry.text};
+}
+
+// One computation in progress and the calls waiting for it.
+struct Flight {
+  std::string text;
+  OperatorHandle owner;
+  std::thread::id computing_thread = std::this_thread::get_id();
+  std::promise<Record> promise;
+  std::shared_future<Record> result = promise.get_future().share();
+  // clear() bumps the cache's generation; a flight from an older one is not stored.
+  std::uint64_t generation = 0;
+};
+
+} // namespace
+
+struct ResultCache::State {
+  mutable std::mutex mutex;
+  // Everything below is guarded by `mutex`. Entries most recently used first;
+  // `index` and `flights` keys view text owned by their entry or flight.
+  std::list<Entry> entries;
+  std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index;
+  std::unordered_map<Key, std::shared_ptr<Flight>, KeyHash> flights;
+  std::size_t capacity = 0;
+  std::uint64_t generation = 0;
+  CacheStats counters;
+
+  void erase(std::unordered_map<Key, std::list<Entry>::iterator, KeyHash>::iterator at) {
+    auto entry = at->second;
+    index.erase(at);
+    entries.erase(entry);
+  }
+
+  void evict_to_capacity() {
+    while (entries.size() > capacity) {
+      index.erase(key_of(entries.back()));
+      entries.pop_back();
+      ++counters.evictions;
+    }
+  }
+
+  // The stored entry for `key` owned by `owner`, moved to the front; or
+  // nullptr. An entry under the same key but another owner belongs to a
+  // destroyed operator whose address was reused: it can never hit, so it goes.
+  const Entry* find_stored(const Key& key, const OperatorHandle& owner) {
+    auto at = index.find(key);
+    if (at == index.end())
+      return nullptr;
+    if (!same_owner(at->second->owner, owner)) {
+      erase(at);
+      return nullptr;
+    }
+    entries.splice(entries.begin(), entries, at->second);
+    return &*at->second;
+  }
+
+  // `key` may view `text`: `text` is moved from only once `key` is no longer used.
+  void store(const Key& key, const OperatorHandle& owner, const std::string& operator_name,
+             std::string&& text, const Record& outputs) {
+    if (capacity == 0)
+      return;
+    if (auto at = index.find(key); at != index.end())
+      erase(at);
+    entries.push_front(Entry{key.op, key.hash, std::move(text), owner, operator_name, outputs});
+    try {
+      index.emplace(key_of(entries.front()), entries.begin());
+    } catch (...) {
+      entries.pop_front();
+      throw;
+    }
+    evict_to_capacity();
+  }
+};
+
+ResultCache::ResultCache(std::size_t capacity) : state_(std::make_unique<State>()) {
+  state_->capacity = capacity;
+}
+
+ResultCache::~ResultCache() = default;
+
+Record ResultCache::get_or_compute(const Operator& op, const Record& inputs,
+                                   const std::function<Record()>& compute) {
+  OperatorHandle owner = op.weak_from_this();
+  if (owner.expired()) {
+    // No shared_ptr owns `op`, so nothing could tell it from a later operator
+    // at its address: run uncached.
+    {
+      std::lock_guard lock{state_->mutex};
+      ++state_->counters.misses;
+    }
+    return compute();
+  }
+
+  auto flight = std::make_shared<Flight>();
+  flight->text = encode(inputs);
+  flight->owner = owner;
+  const Key key = make_key(op, flight->text);
+  {
+    std::unique_lock lock{state_->mutex};
+    if (const Entry* stored = state_->find_stored(key, owner)) {
+      ++state_->counters.hits;
+      return stored->outputs;
+    }
+    if (auto running = state_->flights.find(key); running != state_->flights.end()) {
+      if (same_owner(running->second->owner, owner)) {
+        if (running->second->computing_thread == std::this_thread::get_id())
+          throw std::logic_error("operator '" + op.name() +
+                                 "' asked for its own cached result while computing it: "
+                                 "a call with the same inputs inside its own body never ends");
+        ++state_->counters.hits;
+        // Copy the future and wait without the lock: the computing thread
+        // needs the lock to finish, and other keys must stay usable.
+        std::shared_future<Record> result = running->second->result;
+        lock.unlock();
+        return result.get();
+      }
+      // A flight of a destroyed operator at the same address: ours replaces
+      // it in the table; it still completes for its own waiters (see finish).
+      state_->flights.erase(running);
+    }
+    ++state_->counters.misses;
+    flight->generation = state_->generation;
+    state_->flights.emplace(key, flight);
+  }
+
+  // The computation runs under no lock. Whatever it does, the flight then
+  // leaves the table (unless clear() or a replacement took it out already)
+  // and its promise is kept, or waiters would block forever.
+  auto leave_table = [&] {
+    auto running = state_->flights.find(key);
+    if (running != state_->flights.end() && running->second == flight)
+      state_->flights.erase(running);
+  };
+  Record outputs;
+  try {
+    outputs = compute();
+  } catch (...) {
+    {
+      std::lock_guard lock{state_->mutex};
+      leave_table();
+    }
+    flight->promise.set_exception(std::current_exception());
+    throw;
+  }
+  {
+    std::lock_guard lock{state_->mutex};
+    leave_table();
+    // Stored only if no clear() came in between (the result may be stale to
+    // whoever cleared). Storing is best effort: running out of memory here
+    // must not cost the callers their result.
+    if (flight->generation == state_->generation) {
+      try {
+        state_->store(key, owner, op.name(), std::move(flight->text), outputs);
+      } catch (const std::bad_alloc&) {
+      }
+    }
+  }
+  flight->promise.set_value(outputs);
+  return outputs;
+}
+
+std::optional<Record> ResultCache::lookup(const Operator& op, const Record& inputs) {
+  OperatorHandle owner = op.weak_from_this();
+  std::string text = owner.expired() ? std::string{} : encode(inputs);
+  std::lock_guard lock{state_->mutex};
+  if (!owner.expired()) {
+    if (const Entry* stored = state_->find_stored(make_key(op, text), owner)) {
+      ++state_->counters.hits;
+      return stored->outputs;
+    }
+  }
+  ++state_->counters.misses;
+  return std::nullopt;
+}
+
+void ResultCache::clear() {
+  std::lock_guard lock{state_->mutex};
+  state_->index.clear();
+  state_->entries.clear();
+  // Flights keep running for the calls already waiting on them; new calls
+  // start afresh, and the old flights will not store (generation differs).
+  state_->flights.clear();
+  ++state_->generation;
+}
+
+void ResultCache::set_capacity(std::size_t capacity) {
+  std::lock_guard lock{state_->mutex};
+  state_->capacity = capacity;
+  state_->evict_to_capacity();
+}
+
+CacheStats ResultCache::stats() const {
+  std::lock_guard lock{state_->mutex};
+  CacheStats result = state_->counters;
+  result.size = state_->entries.size();
+  result.capacity = state_->capacity;
+  return result;
+}
+
+void ResultCache::reset_stats() {
+  std::lock_guard lock{state_->mutex};
+  state_->counters = CacheStats{};
+}
+
+ResultCache& result_cache() {
+  // Deliberately leaked: a body still running when main returns may call into
+  // the cache after static destructors would have run.
+  static ResultCache* const cache = new ResultCache();
+  return *cache;
+}
+
+} // namespace ember::xcs
