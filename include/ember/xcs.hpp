@@ -18,3 +18,4 @@
 #include "ember/xcs/runtime/envelope.hpp"
 #include "ember/xcs/runtime/runtime.hpp"
 #include "ember/xcs/runtime/this_call.hpp"
+#include "ember/xcs/tracer/execution_trace.hpp"
