@@ -18,4 +18,6 @@
 #include "ember/xcs/runtime/envelope.hpp"
 #include "ember/xcs/runtime/runtime.hpp"
 #include "ember/xcs/runtime/this_call.hpp"
+#include "ember/xcs/transforms/pmap.hpp"
+#include "ember/xcs/transforms/vmap.hpp"
 #include "ember/xcs/tracer/execution_trace.hpp"

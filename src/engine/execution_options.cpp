@@ -36,6 +36,9 @@ ExecutionOptions merge(const ExecutionOptions& base, const ExecutionOptionsUpdat
   if (update.scheduler) {
     merged.scheduler = *update.scheduler;
   }
+  if (update.fail_fast) {
+    merged.fail_fast = *update.fail_fast;
+  }
   return merged;
 }
 

@@ -59,8 +59,8 @@ void check_field(const OptionField& field, const ExecutionOptionsUpdate& update)
 
 } // namespace
 
-const std::array<OptionField, 7>& option_fields() {
-  static const std::array<OptionField, 7> fields{{
+const std::array<OptionField, 8>& option_fields() {
+  static const std::array<OptionField, 8> fields{{
       {"use_parallel", &ExecutionOptionsUpdate::use_parallel, "true or false"},
       {"max_workers", &ExecutionOptionsUpdate::max_workers, "a positive integer, or none"},
       {"device_strategy", &ExecutionOptionsUpdate::device_strategy, "auto, cpu, io or gpu"},
@@ -69,6 +69,7 @@ const std::array<OptionField, 7>& option_fields() {
       {"timeout_seconds", &ExecutionOptionsUpdate::timeout_seconds,
        "a positive number of seconds, or none"},
       {"scheduler", &ExecutionOptionsUpdate::scheduler, "sequential, parallel, auto, or none"},
+      {"fail_fast", &ExecutionOptionsUpdate::fail_fast, "true or false"},
   }};
   return fields;
 }

@@ -1,4 +1,4 @@
-// The table of the seven execution options: name, the update field it fills
+// The table of the execution options (the guide's seven and fail_fast): name, the update field it fills
 // and what it allows. Validation and every string-keyed form read this one
 // table, so a name or a rule is written once.
 #pragma once
@@ -28,7 +28,7 @@ struct OptionField {
   std::string_view allowed;
 };
 
-const std::array<OptionField, 7>& option_fields();
+const std::array<OptionField, 8>& option_fields();
 
 /// nullptr for a name that is not an option.
 const OptionField* find_option_field(std::string_view name);

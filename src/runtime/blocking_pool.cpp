@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <pthread.h>
 #include <stdexcept>
 #include <thread>
 
@@ -13,6 +14,7 @@ struct BlockingPool::State {
   std::condition_variable work_ready;
   std::condition_variable all_exited;
   std::deque<std::function<void()>> queue;
+  std::string name;
   std::size_t max_threads;
   std::chrono::milliseconds idle_timeout;
   std::size_t threads = 0;
@@ -23,6 +25,7 @@ struct BlockingPool::State {
 namespace {
 
 void worker_loop(const std::shared_ptr<BlockingPool::State>& state) {
+  pthread_setname_np(pthread_self(), state->name.c_str());
   std::unique_lock lock{state->mutex};
   for (;;) {
     if (state->queue.empty() && !state->stopping) {
@@ -51,8 +54,10 @@ void worker_loop(const std::shared_ptr<BlockingPool::State>& state) {
 
 } // namespace
 
-BlockingPool::BlockingPool(std::size_t max_threads, std::chrono::milliseconds idle_timeout)
+BlockingPool::BlockingPool(std::string name, std::size_t max_threads,
+                           std::chrono::milliseconds idle_timeout)
     : state_(std::make_shared<State>()) {
+  state_->name = std::move(name);
   if (max_threads == 0)
     throw std::invalid_argument("BlockingPool: max_threads is 0; it must be at least 1");
   state_->max_threads = max_threads;

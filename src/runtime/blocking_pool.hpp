@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
 
 namespace ember::xcs::detail {
 
@@ -18,7 +19,8 @@ namespace ember::xcs::detail {
 /// shutdown() (a call abandoned after its deadline) never touches freed memory.
 class BlockingPool {
 public:
-  BlockingPool(std::size_t max_threads, std::chrono::milliseconds idle_timeout);
+  /// `name` (at most 15 characters) names the threads, for debuggers and tests.
+  BlockingPool(std::string name, std::size_t max_threads, std::chrono::milliseconds idle_timeout);
   ~BlockingPool();
   BlockingPool(const BlockingPool&) = delete;
   BlockingPool& operator=(const BlockingPool&) = delete;

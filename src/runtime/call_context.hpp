@@ -3,19 +3,27 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <stop_token>
 
 #include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "ember/xcs/runtime/this_call.hpp"
+#include "runtime/worker_budget.hpp"
 
 namespace ember::xcs::detail {
 
 struct CallContext {
-  ExecutionSnapshot options;
-  std::optional<this_call::Clock::time_point> deadline;
-  std::stop_token stop;
+  ExecutionSnapshot options{};
+  std::optional<this_call::Clock::time_point> deadline{};
+  std::stop_token stop{};
+  /// Shared by every nesting level of one top-level transform call; null
+  /// outside transforms.
+  std::shared_ptr<WorkerBudget> budget{};
+  /// The trace span of the body running under this context (0: none).
+  std::uint64_t span = 0;
 };
 
 /// The context of the body running on this thread, or nullptr outside bodies.

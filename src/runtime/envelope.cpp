@@ -25,6 +25,7 @@ EnvelopeFields to_fields(const Envelope& envelope) {
     fields.trace_execution = o.trace_execution;
     fields.timeout_seconds = o.timeout_seconds.value_or(-1);
     fields.scheduler = o.scheduler.value_or("");
+    fields.fail_fast = o.fail_fast;
   }
   if (envelope.deadline)
     fields.deadline_ns = envelope.deadline->time_since_epoch().count();
@@ -44,6 +45,7 @@ Envelope from_fields(const EnvelopeFields& fields) {
     options.timeout_seconds = fields.timeout_seconds;
   if (!fields.scheduler.empty())
     options.scheduler = fields.scheduler;
+  options.fail_fast = fields.fail_fast;
   Envelope envelope{std::make_shared<const ExecutionOptions>(std::move(options)), std::nullopt};
   if (fields.deadline_ns >= 0)
     envelope.deadline = this_call::Clock::time_point{this_call::Clock::duration{fields.deadline_ns}};

@@ -9,6 +9,8 @@
 #include "ember/core/exceptions.hpp"
 #include "ember/core/registry/operator/base/operator_ref.hpp"
 #include "runtime/call_context.hpp"
+#include "runtime/executors.hpp"
+#include "runtime/invoke.hpp"
 #include "runtime/runtime_core.hpp"
 
 namespace ember {
@@ -53,7 +55,8 @@ Record run_with_deadline(const std::shared_ptr<const Operator>& op, const Record
     throw TimeoutError(timeout_message(*op, options));
   auto call = std::make_shared<TimedCall>();
   auto core = xcs::detail::runtime_core();
-  core->pool().post([call, op, inputs, options, deadline] {
+  auto device = xcs::detail::device_for(*options, op->kind());
+  core->executor(device).post([call, op, inputs, options, deadline] {
     if (call->stop.stop_requested())
       return; // abandoned before it started: never run it
     xcs::detail::CallContext context{options, deadline, call->stop.get_token()};
@@ -61,7 +64,7 @@ Record run_with_deadline(const std::shared_ptr<const Operator>& op, const Record
     std::optional<Record> result;
     std::exception_ptr error;
     try {
-      result = op->call_validated(inputs);
+      result = xcs::detail::invoke_body(*op, inputs, options);
     } catch (...) {
       error = std::current_exception();
     }
@@ -91,8 +94,10 @@ Record OperatorRef::operator()(const Record& inputs) const {
   const auto* parent = xcs::detail::current_call_context();
   // Without a deadline, or inside a body whose caller already waits on the
   // same deadline, the body runs right here: no thread hop, no extra thread.
-  if (!deadline || (parent != nullptr && parent->deadline == deadline))
-    return op.call_validated(inputs);
+  if (!deadline || (parent != nullptr && parent->deadline == deadline)) {
+    xcs::detail::device_for(*options, op.kind()); // an unavailable device is an error here too
+    return xcs::detail::invoke_body(op, inputs, options);
+  }
   return run_with_deadline(op_, inputs, options, *deadline);
 }
 

@@ -9,6 +9,7 @@
 
 #include "ember/core/exceptions.hpp"
 #include "runtime/call_context.hpp"
+#include "runtime/invoke.hpp"
 #include "runtime/runtime_core.hpp"
 
 namespace ember::xcs {
@@ -50,7 +51,7 @@ void run_body(const std::shared_ptr<ActorCall>& call, const OperatorRef& op, Rec
     detail::CallContext context{envelope.options, envelope.deadline, call->stop.get_token()};
     detail::CallScope scope{context};
     try {
-      reply = caf::make_message(op->call_validated(inputs));
+      reply = caf::make_message(detail::invoke_body(*op, inputs, envelope.options));
     } catch (...) {
       reply = caf::make_message(error_of(std::current_exception(), op.name()));
     }
@@ -87,7 +88,15 @@ caf::behavior operator_behavior(caf::event_based_actor* self, OperatorRef op,
                             this_call::Clock::duration::zero());
       self->delayed_send(self, delay, timeout_atom::value, id);
     }
-    core->pool().post([call, op, inputs = std::move(inputs), envelope, core]() mutable {
+    detail::Device device;
+    try {
+      device = detail::device_for(*envelope.options, op->kind());
+    } catch (const RuntimeUnavailableError& e) {
+      call->replied = true;
+      call->promise.deliver(make_error(ErrorCode::unavailable, e.what()));
+      return call->promise;
+    }
+    core->executor(device).post([call, op, inputs = std::move(inputs), envelope, core]() mutable {
       run_body(call, op, std::move(inputs), envelope, core);
     });
     return call->promise;

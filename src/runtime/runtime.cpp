@@ -74,7 +74,8 @@ void finish_lingering() {
 
 RuntimeCore::RuntimeCore(const RuntimeConfig& config, caf::actor_system* attached)
     : config_(config), system_(attached),
-      pool_(config.blocking_threads, std::chrono::seconds{2}) {
+      pool_("ember-io", config.blocking_threads, std::chrono::seconds{2}),
+      cpu_pool_("ember-cpu", default_scheduler_threads(), std::chrono::seconds{2}) {
   if (system_ != nullptr)
     return;
   std::promise<caf::actor_system*> started;
@@ -137,7 +138,12 @@ bool RuntimeCore::shutdown() {
       return true;
     open_ = false;
   }
+  // Both pools share one grace period: the compute pool gets what is left.
+  auto deadline = std::chrono::steady_clock::now() + config_.shutdown_grace;
   bool finished = pool_.shutdown(config_.shutdown_grace);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  finished = cpu_pool_.shutdown(std::max(left, std::chrono::milliseconds{0})) && finished;
   // CAF's system waits for every running actor before it goes; operator
   // actors live as long as a handle to them does, so end them explicitly.
   std::vector<caf::actor_addr> spawned;
@@ -237,7 +243,9 @@ bool shutdown_runtime() {
 std::size_t blocking_thread_count() {
   auto& reg = detail::registry();
   std::lock_guard lock{reg.mutex};
-  return reg.core ? reg.core->pool().thread_count() : 0;
+  return reg.core ? reg.core->pool().thread_count() +
+                       reg.core->executor(detail::Device::cpu).thread_count()
+                 : 0;
 }
 
 } // namespace ember::xcs

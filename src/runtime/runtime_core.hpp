@@ -14,6 +14,7 @@
 
 #include "ember/xcs/runtime/runtime.hpp"
 #include "runtime/blocking_pool.hpp"
+#include "runtime/executors.hpp"
 
 namespace ember::xcs::detail {
 
@@ -25,7 +26,10 @@ public:
   RuntimeCore& operator=(const RuntimeCore&) = delete;
 
   caf::actor_system& system() noexcept { return *system_; }
+  /// The waiting-friendly pool (io bodies, timed calls of io operators).
   BlockingPool& pool() noexcept { return pool_; }
+  /// The executor for `device`: the compute pool for cpu, pool() for io.
+  BlockingPool& executor(Device device) noexcept { return device == Device::cpu ? cpu_pool_ : pool_; }
   const RuntimeConfig& config() const noexcept { return config_; }
 
   /// Remembers an operator actor so shutdown can end it even while a
@@ -53,6 +57,7 @@ private:
   std::future<void> destroyed_;
   caf::actor_system* system_;
   BlockingPool pool_;
+  BlockingPool cpu_pool_;
   std::mutex spawned_mutex_;
   std::vector<caf::actor_addr> spawned_;
   std::size_t spawned_live_estimate_ = 16;

@@ -138,7 +138,7 @@ TEST_CASE("an unknown name in string pairs is an invalid execution option",
   CHECK(error_text({{"max_workers", "4"}, {"workers", "4"}}) ==
         "Invalid execution option: workers");
   CHECK(error_text({{"Max_Workers", "4"}}) == "Invalid execution option: Max_Workers");
-  CHECK(error_text({{"fail_fast", "true"}}) == "Invalid execution option: fail_fast");
+  CHECK(error_text({{"fail_slowly", "true"}}) == "Invalid execution option: fail_slowly");
 }
 
 TEST_CASE("a name given twice takes the last value but checks both", "[parsing][strings]") {

@@ -67,6 +67,13 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// The call was cancelled before it finished: an enclosing call failed fast or
+/// gave up. Distinct from TimeoutError, whose deadline passed.
+class CancelledError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
 /// A runtime or device the call needs is not available (e.g. no GPU executor).
 class RuntimeUnavailableError : public std::runtime_error {
 public:

@@ -28,6 +28,10 @@ struct ExecutionOptions {
   std::optional<double> timeout_seconds;
   /// Legacy: sequential, parallel or auto.
   std::optional<std::string> scheduler;
+  /// ember-xcs's addition: true (default) makes the first failing batch item
+  /// cancel the rest and fail the call; false runs every item and reports
+  /// failures per item.
+  bool fail_fast = true;
 
   bool operator==(const ExecutionOptions&) const = default;
 };
@@ -48,6 +52,7 @@ struct ExecutionOptionsUpdate {
   std::optional<bool> trace_execution{};
   std::optional<std::optional<double>> timeout_seconds{};
   std::optional<std::optional<std::string>> scheduler{};
+  std::optional<bool> fail_fast{};
 };
 
 /// Options as a user types them: (name, value text) pairs, e.g.

@@ -3,7 +3,7 @@
 // one ExecutionOptionsUpdate before anything is applied, so a bad name or value
 // anywhere means no change at all.
 //
-// Names are the seven option names in underscore form. An unknown name throws
+// Names are the option names (the guide's seven and fail_fast) in underscore form. An unknown name throws
 // ember::ExecutionOptionError whose what() is "Invalid execution option: <name>";
 // a bad value throws one naming the option, the value and what is allowed.
 // A name given twice takes the last value; in string pairs and on the command
@@ -28,7 +28,7 @@ ExecutionOptionsUpdate parse_execution_options(const StringOptions& options);
 ExecutionOptionsUpdate parse_execution_options_json(std::string_view json_object_text);
 
 /// Reads prefix + the upper-case option name (EMBER_XCS_MAX_WORKERS=4), value
-/// text as in parse_execution_options. Only the seven names are read: other
+/// text as in parse_execution_options. Only the option names are read: other
 /// variables with the prefix belong to other settings and are left alone.
 ExecutionOptionsUpdate execution_options_from_environment(const char* prefix = "EMBER_XCS_");
 

@@ -64,6 +64,7 @@ struct EnvelopeFields {
   double timeout_seconds = -1;
   std::string scheduler;
   std::int64_t deadline_ns = -1;
+  bool fail_fast = true;
 };
 
 EnvelopeFields to_fields(const Envelope& envelope);
@@ -83,7 +84,8 @@ typename Inspector::result_type inspect(Inspector& f, Envelope& x) {
   });
   return f(caf::meta::type_name("ember::xcs::Envelope"), fields.use_parallel, fields.max_workers,
            fields.device_strategy, fields.enable_caching, fields.trace_execution,
-           fields.timeout_seconds, fields.scheduler, fields.deadline_ns, rebuild);
+           fields.timeout_seconds, fields.scheduler, fields.deadline_ns, fields.fail_fast,
+           rebuild);
 }
 
 } // namespace ember::xcs

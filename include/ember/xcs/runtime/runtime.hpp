@@ -65,7 +65,7 @@ caf::actor_system& actor_system();
 /// Returns true when no body was abandoned. Runs at program exit too.
 bool shutdown_runtime();
 
-/// Threads alive in the blocking pool (for tests and diagnostics).
+/// Threads alive in the runtime's pools, io and compute (for tests and diagnostics).
 std::size_t blocking_thread_count();
 
 } // namespace ember::xcs

@@ -35,6 +35,10 @@ public:
   /// The operator's body: one call, one input record, one output record.
   virtual Record forward(const Record& inputs) const = 0;
 
+  /// Whether enable_caching may memoize this operator's results. Transforms
+  /// answer false: their items are memoized one by one instead.
+  virtual bool memoizable() const noexcept { return true; }
+
   /// Validates inputs (defaults filled in), runs forward, validates outputs.
   /// Runs on the calling thread; execution options are applied by the
   /// runtime around it (see OperatorRef::operator()).

@@ -1,0 +1,30 @@
+#include "runtime/executors.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "ember/core/exceptions.hpp"
+#include "ember/xcs/runtime/runtime.hpp"
+
+namespace ember::xcs::detail {
+
+Device device_for(const ExecutionOptions& options, OperatorKind kind) {
+  const auto& strategy = options.device_strategy;
+  if (strategy == "cpu")
+    return Device::cpu;
+  if (strategy == "io")
+    return Device::io;
+  if (strategy == "auto")
+    return kind == OperatorKind::io ? Device::io : Device::cpu;
+  throw RuntimeUnavailableError("device_strategy '" + strategy +
+                                "' is not available: no executor is registered for it "
+                                "(registered: cpu, io; auto picks by operator kind)");
+}
+
+std::size_t default_workers(Device device) {
+  if (device == Device::io)
+    return runtime_config().blocking_threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+} // namespace ember::xcs::detail

@@ -1,0 +1,26 @@
+// Which executor runs a body, and how many bodies of one call may run at
+// once by default. Private to the runtime.
+#pragma once
+
+#include <cstddef>
+
+#include "ember/core/registry/operator/base/operator_base.hpp"
+#include "ember/xcs/engine/execution_options.hpp"
+
+namespace ember::xcs::detail {
+
+enum class Device {
+  cpu, ///< bounded compute pool: as many threads as cores
+  io,  ///< waiting-friendly pool: many blocked bodies at once
+};
+
+/// device_strategy resolved for `op`: cpu and io as named, auto by the
+/// operator's declared kind. Throws RuntimeUnavailableError for a strategy
+/// with no executor registered (gpu), naming the registered ones.
+Device device_for(const ExecutionOptions& options, OperatorKind kind);
+
+/// max_workers when the options leave it unset: the cores for cpu, the io
+/// pool's thread cap for io.
+std::size_t default_workers(Device device);
+
+} // namespace ember::xcs::detail

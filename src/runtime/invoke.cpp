@@ -1,0 +1,34 @@
+#include "runtime/invoke.hpp"
+
+#include "ember/xcs/engine/result_cache.hpp"
+#include "ember/xcs/tracer/execution_trace.hpp"
+#include "runtime/call_context.hpp"
+
+namespace ember::xcs::detail {
+namespace {
+
+Record traced(const Operator& op, const Record& inputs, const ExecutionSnapshot& options,
+              const BodyLabel& label) {
+  if (!options->trace_execution)
+    return op.call_validated(inputs);
+  const CallContext* parent = current_call_context();
+  ScopedSpan span{true, parent != nullptr ? parent->span : 0, op.name(), label.transform,
+                  label.item, label.shard};
+  // Calls made by this body record this span as their parent.
+  CallContext child = parent != nullptr ? *parent : CallContext{options, std::nullopt, {}, {}, 0};
+  child.span = span.id();
+  CallScope scope{child};
+  return op.call_validated(inputs);
+}
+
+} // namespace
+
+Record invoke_body(const Operator& op, const Record& inputs, const ExecutionSnapshot& options,
+                   const BodyLabel& label) {
+  if (options->enable_caching && op.memoizable())
+    return result_cache().get_or_compute(op, inputs,
+                                         [&] { return traced(op, inputs, options, label); });
+  return traced(op, inputs, options, label);
+}
+
+} // namespace ember::xcs::detail

@@ -1,0 +1,98 @@
+#include "transforms/batch_layout.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace ember::xcs::detail {
+namespace {
+
+std::string prefix(std::string_view transform, std::string_view operator_name) {
+  return std::string{transform} + "(" + std::string{operator_name} + "): ";
+}
+
+std::vector<std::string> batched_fields(std::string_view where, const Record& inputs,
+                                        const std::optional<std::vector<std::string>>& in_axes) {
+  std::vector<std::string> batched;
+  if (!in_axes) {
+    for (const auto& [key, value] : inputs)
+      if (value.is_list())
+        batched.push_back(key);
+    return batched;
+  }
+  for (const auto& name : *in_axes) {
+    const Value* value = inputs.find(name);
+    if (value == nullptr)
+      throw std::invalid_argument(std::string{where} + "in_axes names field '" + name +
+                                  "', which the inputs do not have");
+    if (!value->is_list())
+      throw std::invalid_argument(std::string{where} + "in_axes names field '" + name +
+                                  "', which is " + std::string{describe(value->kind())} +
+                                  ", not a list");
+    batched.push_back(name);
+  }
+  std::sort(batched.begin(), batched.end());
+  batched.erase(std::unique(batched.begin(), batched.end()), batched.end());
+  return batched;
+}
+
+} // namespace
+
+BatchLayout batch_layout(std::string_view transform, std::string_view operator_name,
+                         const Record& inputs, const std::optional<std::vector<std::string>>& in_axes,
+                         std::optional<std::size_t> axis_size) {
+  auto where = prefix(transform, operator_name);
+  BatchLayout layout{batched_fields(where, inputs, in_axes), 0};
+  if (layout.batched.empty()) {
+    if (!axis_size)
+      throw std::invalid_argument(where + "no batched field: the inputs hold no list" +
+                                  (in_axes ? std::string{" named by in_axes"} : std::string{}) +
+                                  "; pass axis_size to run a batch of broadcast inputs");
+    layout.size = *axis_size;
+    return layout;
+  }
+  bool same = true;
+  std::string lengths;
+  std::size_t first = inputs.at(layout.batched.front()).as_list().size();
+  for (const auto& name : layout.batched) {
+    auto length = inputs.at(name).as_list().size();
+    same = same && length == first;
+    lengths += (lengths.empty() ? "" : ", ") + name + "=" + std::to_string(length);
+  }
+  if (!same)
+    throw std::invalid_argument(where + "batched fields have different lengths: " + lengths);
+  if (axis_size && *axis_size != first)
+    throw std::invalid_argument(where + "axis_size is " + std::to_string(*axis_size) +
+                                " but the batched fields have length " + std::to_string(first) +
+                                " (" + lengths + ")");
+  layout.size = first;
+  return layout;
+}
+
+Record item_inputs(const Record& inputs, const BatchLayout& layout, std::size_t index) {
+  std::vector<Record::Entry> entries(inputs.begin(), inputs.end());
+  auto batched = layout.batched.begin();
+  for (auto& [key, value] : entries) {
+    if (batched != layout.batched.end() && key == *batched) {
+      value = Value{value.as_list()[index]};
+      ++batched;
+    }
+  }
+  return Record{std::move(entries)};
+}
+
+Record shard_inputs(const Record& inputs, const BatchLayout& layout, std::size_t begin,
+                    std::size_t end) {
+  std::vector<Record::Entry> entries(inputs.begin(), inputs.end());
+  auto batched = layout.batched.begin();
+  for (auto& [key, value] : entries) {
+    if (batched != layout.batched.end() && key == *batched) {
+      const auto& list = value.as_list();
+      value = Value{List(list.begin() + static_cast<std::ptrdiff_t>(begin),
+                         list.begin() + static_cast<std::ptrdiff_t>(end))};
+      ++batched;
+    }
+  }
+  return Record{std::move(entries)};
+}
+
+} // namespace ember::xcs::detail

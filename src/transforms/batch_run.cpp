@@ -1,0 +1,243 @@
+#include "transforms/batch_run.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+#include "ember/core/exceptions.hpp"
+#include "runtime/call_context.hpp"
+#include "runtime/executors.hpp"
+#include "runtime/runtime_core.hpp"
+
+namespace ember::xcs::detail {
+namespace {
+
+using Clock = this_call::Clock;
+using deadline_atom = caf::atom_constant<caf::atom("e_deadln")>;
+using finished_atom = caf::atom_constant<caf::atom("e_done")>;
+
+// Shared by the calling thread, the helpers and the supervisor; whoever
+// finishes last frees it.
+class BatchState {
+public:
+  BatchState(const BatchSpec& spec, CallContext context, bool fail_fast)
+      : spec_(spec), context_(std::move(context)), fail_fast_(fail_fast),
+        results_(spec.size), chunk_(chunk_size(spec.size, context_.budget->limit())) {
+    context_.stop = stop_.get_token();
+  }
+
+  std::stop_source& stop() noexcept { return stop_; }
+  const std::optional<Clock::time_point>& deadline() const noexcept { return context_.deadline; }
+  WorkerBudget& budget() noexcept { return *context_.budget; }
+
+  // A worker: claims chunks of items until none are left or the batch is
+  // stopped. Items are claimed in index order, so one worker alone runs them
+  // in input order.
+  void work() {
+    {
+      std::lock_guard lock{mutex_};
+      ++active_;
+    }
+    {
+      CallScope scope{context_};
+      for (;;) {
+        auto begin = next_.fetch_add(chunk_, std::memory_order_relaxed);
+        if (begin >= spec_.size)
+          break;
+        auto end = std::min(begin + chunk_, spec_.size);
+        for (auto index = begin; index < end && !stop_.stop_requested(); ++index)
+          run_one(index);
+        if (stop_.stop_requested())
+          break;
+      }
+    }
+    std::lock_guard lock{mutex_};
+    // Waking under the lock: the caller may free nothing until it sees active_ == 0.
+    if (--active_ == 0)
+      changed_.notify_all();
+  }
+
+  // Called by the supervisor's timer or a cancelled enclosing call.
+  void cancel() {
+    stop_.request_stop();
+    std::lock_guard lock{mutex_};
+    changed_.notify_all();
+  }
+
+  // The calling thread, after its own work(): waits for the helpers, then
+  // returns the outcome or throws what ended the batch.
+  BatchOutcome finish() {
+    std::unique_lock lock{mutex_};
+    auto settled = [&] {
+      return first_failure_ || stop_.stop_requested() ||
+             (active_ == 0 && next_.load(std::memory_order_relaxed) >= spec_.size);
+    };
+    if (deadline())
+      changed_.wait_until(lock, *deadline(), settled);
+    else
+      changed_.wait(lock, settled);
+    if (first_failure_)
+      rethrow_failure(*first_failure_);
+    if (active_ != 0 || next_.load(std::memory_order_relaxed) < spec_.size) {
+      stop_.request_stop();
+      if (deadline() && Clock::now() >= *deadline())
+        throw TimeoutError(spec_.transform + ": the deadline of timeout_seconds passed with items "
+                                             "still running or queued");
+      throw CancelledError(spec_.transform + ": cancelled by its enclosing call");
+    }
+    BatchOutcome outcome;
+    outcome.results = std::move(results_);
+    std::sort(failures_.begin(), failures_.end(),
+              [](const auto& a, const auto& b) { return a.index < b.index; });
+    outcome.failures = std::move(failures_);
+    return outcome;
+  }
+
+private:
+  struct Failure {
+    std::size_t index;
+    std::exception_ptr error;
+  };
+
+  static std::size_t chunk_size(std::size_t items, std::size_t workers) {
+    // Big enough to keep the shared counter cold, small enough that every
+    // worker gets several chunks to balance uneven items.
+    return std::clamp<std::size_t>(items / (16 * std::max<std::size_t>(workers, 1)), 1, 64);
+  }
+
+  void run_one(std::size_t index) {
+    try {
+      results_[index] = spec_.run_item(index);
+    } catch (...) {
+      fail(index, std::current_exception());
+    }
+  }
+
+  void fail(std::size_t index, std::exception_ptr error) {
+    std::lock_guard lock{mutex_};
+    if (!fail_fast_) {
+      failures_.push_back(ItemFailure{index, message_of(error)});
+      return;
+    }
+    if (!first_failure_)
+      first_failure_ = Failure{index, error};
+    stop_.request_stop();
+    changed_.notify_all();
+  }
+
+  static std::string message_of(const std::exception_ptr& error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      return e.what();
+    } catch (...) {
+      return "a non-standard exception";
+    }
+  }
+
+  [[noreturn]] void rethrow_failure(const Failure& failure) const {
+    try {
+      std::rethrow_exception(failure.error);
+    } catch (const TimeoutError&) {
+      throw; // a deadline is the caller's outcome, not this item's fault
+    } catch (const CancelledError&) {
+      throw;
+    } catch (...) {
+      std::throw_with_nested(ExecutionError(
+          spec_.transform + ": item " + std::to_string(failure.index) + " of " +
+          std::to_string(spec_.size) + " failed in operator '" + spec_.op->name() +
+          "': " + message_of(failure.error)));
+    }
+  }
+
+  BatchSpec spec_;
+  CallContext context_;
+  bool fail_fast_;
+  std::vector<std::optional<Record>> results_;
+  std::size_t chunk_;
+  std::stop_source stop_;
+  std::atomic<std::size_t> next_{0};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t active_ = 0;
+  std::optional<Failure> first_failure_;
+  std::vector<ItemFailure> failures_;
+};
+
+// The supervisor of one batch: fans the batch out to up to `helpers` extra
+// workers on the executor, each holding a permit of the call's budget, and
+// holds the deadline: when it passes, queued items are dropped and running
+// bodies see their stop token, even while the calling thread is itself busy
+// inside a body.
+caf::behavior supervisor(caf::event_based_actor* self, std::shared_ptr<BatchState> state,
+                         std::size_t helpers, std::shared_ptr<RuntimeCore> core, Device device) {
+  auto& executor = core->executor(device);
+  for (std::size_t i = 0; i < helpers && !state->stop().stop_requested(); ++i) {
+    if (!state->budget().try_acquire())
+      break;
+    executor.post([state] {
+      state->work();
+      state->budget().release();
+    });
+  }
+  if (!state->deadline()) {
+    self->quit();
+    return {};
+  }
+  auto delay = std::max(*state->deadline() - Clock::now(), Clock::duration::zero());
+  self->delayed_send(self, delay, deadline_atom::value);
+  return {
+      [=](deadline_atom) {
+        state->cancel();
+        self->quit();
+      },
+      [=](finished_atom) { self->quit(); },
+  };
+}
+
+std::size_t worker_limit(const ExecutionOptions& options, Device device) {
+  return options.max_workers ? static_cast<std::size_t>(*options.max_workers)
+                             : default_workers(device);
+}
+
+} // namespace
+
+BatchOutcome run_batch(const BatchSpec& spec) {
+  auto options = current_execution_snapshot();
+  const CallContext* parent = current_call_context();
+  auto device = device_for(*options, spec.op->kind());
+  CallContext context{options, deadline_for(options), {},
+                      parent != nullptr && parent->budget
+                          ? parent->budget
+                          : std::make_shared<WorkerBudget>(worker_limit(*options, device)),
+                      parent != nullptr ? parent->span : 0};
+  if (context.deadline && Clock::now() >= *context.deadline)
+    throw TimeoutError(spec.transform + ": the deadline of timeout_seconds passed before it started");
+  auto state = std::make_shared<BatchState>(spec, context, options->fail_fast);
+  // A cancelled enclosing call cancels this batch too.
+  std::optional<std::stop_callback<std::function<void()>>> chained;
+  if (parent != nullptr)
+    chained.emplace(parent->stop, std::function<void()>{[state] { state->cancel(); }});
+
+  std::size_t workers = options->use_parallel ? std::min(context.budget->limit(), spec.size) : 1;
+  caf::actor supervising;
+  if (workers > 1 || context.deadline) {
+    auto core = runtime_core();
+    supervising =
+        core->system().spawn(supervisor, state, workers > 1 ? workers - 1 : 0, core, device);
+  }
+  state->work();
+  struct NotifySupervisor {
+    caf::actor& actor;
+    ~NotifySupervisor() {
+      if (actor)
+        caf::anon_send(actor, finished_atom::value);
+    }
+  } notify{supervising};
+  return state->finish();
+}
+
+} // namespace ember::xcs::detail

@@ -1,0 +1,125 @@
+#include "ember/xcs/transforms/pmap.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+#include "ember/xcs/engine/execution_options.hpp"
+#include "runtime/invoke.hpp"
+#include "transforms/batch_layout.hpp"
+#include "transforms/batch_output.hpp"
+
+namespace ember::xcs {
+namespace {
+
+using namespace detail;
+
+struct Shard {
+  std::size_t begin;
+  std::size_t end;
+};
+
+// k contiguous shards whose sizes differ by at most one; never an empty one.
+std::vector<Shard> make_shards(std::size_t items, std::size_t workers) {
+  auto count = std::min(items, workers);
+  std::vector<Shard> shards;
+  std::size_t begin = 0;
+  for (std::size_t s = 0; s < count; ++s) {
+    auto size = items / count + (s < items % count ? 1 : 0);
+    shards.push_back(Shard{begin, begin + size});
+    begin += size;
+  }
+  return shards;
+}
+
+class PmapOperator final : public Operator {
+public:
+  PmapOperator(OperatorRef inner, std::size_t num_workers)
+      : Operator("pmap(" + inner.name() + ")", {}, inner->kind()), inner_(std::move(inner)),
+        num_workers_(num_workers) {}
+
+  bool memoizable() const noexcept override { return false; }
+
+  Record forward(const Record& inputs) const override {
+    auto layout = batch_layout("pmap", inner_.name(), inputs, std::nullopt, std::nullopt);
+    auto shards = make_shards(layout.size, num_workers_);
+    auto options = current_execution_snapshot();
+    auto outcome = run_batch(BatchSpec{name(), inner_.get(), shards.size(), [&](std::size_t s) {
+      return invoke_body(*inner_, shard_inputs(inputs, layout, shards[s].begin, shards[s].end),
+                         options, {"pmap", -1, static_cast<std::int64_t>(s)});
+    }});
+    Record output = concatenate(outcome, shards);
+    if (!options->fail_fast)
+      output.set(errors_field, errors_by_item(outcome, shards));
+    return output;
+  }
+
+private:
+  // Lists are concatenated in shard order; other values get one entry per
+  // shard. A failed shard leaves null for each of its items (or its entry).
+  Record concatenate(const BatchOutcome& outcome, const std::vector<Shard>& shards) const {
+    std::vector<std::string> keys;
+    for (const auto& result : outcome.results)
+      if (result)
+        for (const auto& [key, value] : *result)
+          if (key != errors_field && std::find(keys.begin(), keys.end(), key) == keys.end())
+            keys.push_back(key);
+    std::vector<Record::Entry> columns;
+    for (const auto& key : keys) {
+      List merged;
+      for (std::size_t s = 0; s < shards.size(); ++s) {
+        const Value* value = outcome.results[s] ? outcome.results[s]->find(key) : nullptr;
+        if (value != nullptr && value->is_list())
+          merged.insert(merged.end(), value->as_list().begin(), value->as_list().end());
+        else if (value != nullptr)
+          merged.push_back(*value);
+        else
+          merged.resize(merged.size() + shards[s].end - shards[s].begin);
+      }
+      columns.emplace_back(key, Value{std::move(merged)});
+    }
+    return Record{std::move(columns)};
+  }
+
+  // Every item of a failed shard is reported, and per-item errors a shard
+  // reported itself (fail_fast = false inside) move to batch-wide indexes.
+  List errors_by_item(const BatchOutcome& outcome, const std::vector<Shard>& shards) const {
+    std::vector<ItemFailure> failures;
+    for (const auto& failure : outcome.failures)
+      for (auto i = shards[failure.index].begin; i < shards[failure.index].end; ++i)
+        failures.push_back(ItemFailure{i, failure.message});
+    for (std::size_t s = 0; s < shards.size(); ++s) {
+      const Value* inner = outcome.results[s] ? outcome.results[s]->find(errors_field) : nullptr;
+      if (inner == nullptr || !inner->is_list())
+        continue;
+      for (const auto& error : inner->as_list()) {
+        const auto& record = error.as_record();
+        failures.push_back(ItemFailure{
+            shards[s].begin + static_cast<std::size_t>(record.get<std::int64_t>("index")),
+            record.get<std::string>("message")});
+      }
+    }
+    std::sort(failures.begin(), failures.end(),
+              [](const auto& a, const auto& b) { return a.index < b.index; });
+    return error_records(failures);
+  }
+
+  OperatorRef inner_;
+  std::size_t num_workers_;
+};
+
+} // namespace
+
+OperatorRef pmap(OperatorRef op, std::optional<int> num_workers) {
+  if (!op)
+    throw std::invalid_argument("pmap: the operator is empty");
+  if (num_workers && *num_workers <= 0)
+    throw std::invalid_argument("pmap(" + op.name() + "): num_workers is " +
+                                std::to_string(*num_workers) +
+                                "; allowed: a positive integer, or unset for the number of cores");
+  auto workers = num_workers ? static_cast<std::size_t>(*num_workers)
+                             : std::max<std::size_t>(1, std::thread::hardware_concurrency());
+  return make_operator<PmapOperator>(std::move(op), workers);
+}
+
+} // namespace ember::xcs

@@ -1,0 +1,271 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <latch>
+#include <numeric>
+#include <set>
+#include <mutex>
+#include <pthread.h>
+
+#include "../runtime/support.hpp"
+#include "ember/core/exceptions.hpp"
+#include "ember/core/registry/operator/base/function_operator.hpp"
+#include "ember/xcs/engine/execution_options.hpp"
+#include "ember/xcs/engine/option_parsing.hpp"
+#include "ember/xcs/runtime/this_call.hpp"
+#include "ember/xcs/transforms/pmap.hpp"
+#include "ember/xcs/transforms/vmap.hpp"
+
+using namespace ember;
+using namespace ember::xcs;
+using namespace std::chrono_literals;
+using ember::testing::eventually;
+using ember::testing::Gate;
+
+namespace {
+
+List range(std::int64_t n) {
+  List xs;
+  for (std::int64_t i = 0; i < n; ++i)
+    xs.emplace_back(i);
+  return xs;
+}
+
+// Counts bodies running at once; a body waits (bounded) until `target` run
+// together, so a runtime that gives the expected concurrency passes at once.
+struct Concurrency {
+  std::atomic<int> running{0};
+  std::atomic<int> peak{0};
+  int target = 1;
+
+  void enter() {
+    int now = ++running;
+    int seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+    eventually([&] { return peak.load() >= target; }, 2000ms);
+  }
+  void leave() { --running; }
+};
+
+int os_threads() {
+  std::ifstream status{"/proc/self/status"};
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Threads:", 0) == 0)
+      return std::stoi(line.substr(8));
+  return -1;
+}
+
+std::string thread_name() {
+  char name[16] = {};
+  pthread_getname_np(pthread_self(), name, sizeof name);
+  return name;
+}
+
+} // namespace
+
+TEST_CASE("use_parallel false runs items one at a time in input order", "[options][sequential]") {
+  std::mutex mutex;
+  std::vector<std::int64_t> order;
+  Concurrency concurrency;
+  auto op = function_operator("Ordered", [&](const Record& in) {
+    concurrency.enter();
+    {
+      std::lock_guard lock{mutex};
+      order.push_back(in.get<std::int64_t>("x"));
+    }
+    concurrency.leave();
+    return in;
+  }, {}, OperatorKind::io);
+  auto scope = execution_options({.use_parallel = false});
+  vmap(op)(Record{{"x", range(20)}});
+  CHECK(concurrency.peak == 1);
+  std::vector<std::int64_t> expected(20);
+  std::iota(expected.begin(), expected.end(), 0);
+  CHECK(order == expected);
+}
+
+TEST_CASE("the legacy sequential scheduler runs items one at a time", "[options][sequential]") {
+  Concurrency concurrency;
+  auto op = function_operator("Legacy", [&](const Record& in) {
+    concurrency.enter();
+    concurrency.leave();
+    return in;
+  }, {}, OperatorKind::io);
+  auto scope = execution_options({.scheduler = "sequential"});
+  vmap(op)(Record{{"x", range(6)}});
+  CHECK(concurrency.peak == 1);
+}
+
+TEST_CASE("peak concurrency equals max_workers", "[options][max_workers]") {
+  Concurrency concurrency;
+  concurrency.target = 3;
+  auto op = function_operator("Wide", [&](const Record& in) {
+    concurrency.enter();
+    concurrency.leave();
+    return in;
+  }, {}, OperatorKind::io);
+  auto scope = execution_options({.max_workers = 3});
+  vmap(op)(Record{{"x", range(12)}});
+  CHECK(concurrency.peak == 3);
+}
+
+TEST_CASE("nested pmap of vmap shares one budget of max_workers", "[options][max_workers][nesting]") {
+  Concurrency concurrency;
+  concurrency.target = 8;
+  auto op = function_operator("Leaf", [&](const Record& in) {
+    concurrency.enter();
+    concurrency.leave();
+    return in;
+  }, {}, OperatorKind::io);
+  int threads_before = os_threads();
+  std::atomic<int> threads_peak{0};
+  auto probe = function_operator("Probe", [&](const Record& in) {
+    threads_peak = std::max(threads_peak.load(), os_threads());
+    return op(in);
+  }, {}, OperatorKind::io);
+  auto scope = execution_options({.max_workers = 8});
+  pmap(vmap(probe), 4)(Record{{"x", range(64)}});
+  CHECK(concurrency.peak <= 8);
+  CHECK(concurrency.peak >= 4);
+  // Threads: the budget's 8 workers at most, plus CAF and pool bookkeeping.
+  CHECK(threads_peak - threads_before <= 8 + 4);
+}
+
+TEST_CASE("a deadline throws on time and queued items never start", "[options][timeout]") {
+  std::atomic<int> started{0};
+  std::atomic<int> running{0};
+  auto op = function_operator("Slow", [&](const Record& in) {
+    ++started;
+    ++running;
+    eventually([] { return this_call::stop_requested(); }, 2000ms);
+    --running;
+    return in;
+  }, {}, OperatorKind::io);
+  auto scope = execution_options({.max_workers = 2, .timeout_seconds = 0.1});
+  auto begin = std::chrono::steady_clock::now();
+  CHECK_THROWS_AS(vmap(op)(Record{{"x", range(20)}}), TimeoutError);
+  CHECK(std::chrono::steady_clock::now() - begin < 100ms + 250ms);
+  // Running bodies see the stop flag and return; nothing queued starts.
+  CHECK(eventually([&] { return running == 0; }));
+  CHECK(started <= 2);
+}
+
+TEST_CASE("nested transforms inherit the remaining deadline", "[options][timeout][nesting]") {
+  std::mutex mutex;
+  std::set<std::chrono::steady_clock::time_point> deadlines;
+  auto op = function_operator("Probe", [&](const Record& in) {
+    std::lock_guard lock{mutex};
+    deadlines.insert(*this_call::deadline());
+    return in;
+  });
+  auto scope = execution_options({.timeout_seconds = 5.0});
+  pmap(vmap(op), 2)(Record{{"x", range(8)}});
+  CHECK(deadlines.size() == 1);
+}
+
+TEST_CASE("fail fast names the transform, the item and the operator with the cause nested",
+          "[failures]") {
+  auto op = function_operator("Flaky", [](const Record& in) {
+    if (in.get<std::int64_t>("x") == 3)
+      throw std::runtime_error("bad item");
+    return in;
+  });
+  auto scope = execution_options({.use_parallel = false});
+  try {
+    vmap(op)(Record{{"x", range(10)}});
+    FAIL("no ExecutionError");
+  } catch (const ExecutionError& e) {
+    CHECK(std::string{e.what()} == "vmap(Flaky): item 3 of 10 failed in operator 'Flaky': bad item");
+    CHECK_THROWS_WITH(std::rethrow_if_nested(e), "bad item");
+  }
+}
+
+TEST_CASE("fail fast stops the remaining items", "[failures]") {
+  std::atomic<int> ran{0};
+  auto op = function_operator("FirstFails", [&](const Record& in) {
+    ++ran;
+    if (in.get<std::int64_t>("x") == 0)
+      throw std::runtime_error("first");
+    return in;
+  });
+  auto scope = execution_options({.use_parallel = false});
+  CHECK_THROWS_AS(vmap(op)(Record{{"x", range(100)}}), ExecutionError);
+  CHECK(ran == 1);
+}
+
+TEST_CASE("without fail fast every item ends as exactly one result or one error", "[failures]") {
+  auto op = function_operator("TenPercent", [](const Record& in) {
+    auto x = in.get<std::int64_t>("x");
+    if (x % 10 == 7)
+      throw std::runtime_error("item " + std::to_string(x) + " failed");
+    return Record{{"y", x}};
+  });
+  auto scope = execution_options({.fail_fast = false});
+  constexpr std::int64_t n = 10000;
+  auto out = vmap(op)(Record{{"x", range(n)}});
+  const auto& ys = out.get<List>("y");
+  const auto& errors = out.get<List>("_errors");
+  REQUIRE(static_cast<std::int64_t>(ys.size()) == n);
+  std::vector<int> seen(n, 0);
+  for (std::int64_t i = 0; i < n; ++i)
+    if (!ys[static_cast<std::size_t>(i)].is_null()) {
+      CHECK(ys[static_cast<std::size_t>(i)].as_integer() == i);
+      ++seen[static_cast<std::size_t>(i)];
+    }
+  for (const auto& error : errors) {
+    auto index = error.as_record().get<std::int64_t>("index");
+    CHECK(error.as_record().get<std::string>("message") ==
+          "item " + std::to_string(index) + " failed");
+    ++seen[static_cast<std::size_t>(index)];
+  }
+  CHECK(errors.size() == n / 10);
+  CHECK(std::all_of(seen.begin(), seen.end(), [](int count) { return count == 1; }));
+}
+
+TEST_CASE("pmap without fail fast reports the items of a failed shard", "[failures][pmap]") {
+  auto op = function_operator("ShardFails", [](const Record& in) {
+    if (in.get<List>("x").front().as_integer() == 5)
+      throw std::runtime_error("shard down");
+    return in;
+  });
+  auto scope = execution_options({.fail_fast = false});
+  auto out = pmap(op, 2)(Record{{"x", range(10)}});
+  const auto& errors = out.get<List>("_errors");
+  REQUIRE(errors.size() == 5);
+  CHECK(errors.front().as_record().get<std::int64_t>("index") == 5);
+  CHECK(out.get<List>("x")[4].as_integer() == 4);
+  CHECK(out.get<List>("x")[5].is_null());
+}
+
+TEST_CASE("fail_fast has a string-keyed form", "[options][failures]") {
+  auto update = parse_execution_options({{"fail_fast", "false"}});
+  REQUIRE(update.fail_fast.has_value());
+  CHECK_FALSE(*update.fail_fast);
+}
+
+TEST_CASE("an unavailable device is an error naming the registered executors", "[options][device]") {
+  auto op = function_operator("Any", [](const Record& in) { return in; });
+  auto scope = execution_options({.device_strategy = "gpu"});
+  CHECK_THROWS_WITH(vmap(op)(Record{{"x", range(2)}}),
+                    Catch::Contains("device_strategy 'gpu' is not available") &&
+                        Catch::Contains("registered: cpu, io"));
+  CHECK_THROWS_AS(op(Record{}), RuntimeUnavailableError);
+}
+
+TEST_CASE("device_strategy picks the compute or the waiting pool", "[options][device]") {
+  for (auto [strategy, pool] : {std::pair{"cpu", "ember-cpu"}, std::pair{"io", "ember-io"}}) {
+    std::latch both{2};
+    std::mutex mutex;
+    std::set<std::string> names;
+    auto op = function_operator("Where", [&](const Record& in) {
+      both.arrive_and_wait(); // two bodies at once: one of them is a pool helper
+      std::lock_guard lock{mutex};
+      names.insert(thread_name());
+      return in;
+    });
+    auto scope = execution_options({.max_workers = 2, .device_strategy = strategy});
+    vmap(op)(Record{{"x", range(2)}});
+    CHECK(names.count(pool) == 1);
+  }
+}
