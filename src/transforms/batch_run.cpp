@@ -10,6 +10,7 @@
 #include "ember/core/exceptions.hpp"
 #include "runtime/call_context.hpp"
 #include "runtime/executors.hpp"
+#include "runtime/invoke.hpp"
 #include "runtime/runtime_core.hpp"
 
 namespace ember::xcs::detail {
@@ -84,9 +85,9 @@ public:
     if (active_ != 0 || next_.load(std::memory_order_relaxed) < spec_.size) {
       stop_.request_stop();
       if (deadline() && Clock::now() >= *deadline())
-        throw TimeoutError(spec_.transform + ": the deadline of timeout_seconds passed with items "
+        throw TimeoutError(spec_.name + ": the deadline of timeout_seconds passed with items "
                                              "still running or queued");
-      throw CancelledError(spec_.transform + ": cancelled by its enclosing call");
+      throw CancelledError(spec_.name + ": cancelled by its enclosing call");
     }
     BatchOutcome outcome;
     outcome.results = std::move(results_);
@@ -110,7 +111,10 @@ private:
 
   void run_one(std::size_t index) {
     try {
-      results_[index] = spec_.run_item(index);
+      auto position = static_cast<std::int64_t>(index);
+      BodyLabel label{spec_.transform, spec_.items_are_shards ? -1 : position,
+                      spec_.items_are_shards ? position : -1};
+      results_[index] = invoke_body(*spec_.op, spec_.item_inputs(index), context_.options, label);
     } catch (...) {
       fail(index, std::current_exception());
     }
@@ -147,7 +151,7 @@ private:
       throw;
     } catch (...) {
       std::throw_with_nested(ExecutionError(
-          spec_.transform + ": item " + std::to_string(failure.index) + " of " +
+          spec_.name + ": item " + std::to_string(failure.index) + " of " +
           std::to_string(spec_.size) + " failed in operator '" + spec_.op->name() +
           "': " + message_of(failure.error)));
     }
@@ -215,7 +219,7 @@ BatchOutcome run_batch(const BatchSpec& spec) {
                           : std::make_shared<WorkerBudget>(worker_limit(*options, device)),
                       parent != nullptr ? parent->span : 0};
   if (context.deadline && Clock::now() >= *context.deadline)
-    throw TimeoutError(spec.transform + ": the deadline of timeout_seconds passed before it started");
+    throw TimeoutError(spec.name + ": the deadline of timeout_seconds passed before it started");
   auto state = std::make_shared<BatchState>(spec, context, options->fail_fast);
   // A cancelled enclosing call cancels this batch too.
   std::optional<std::stop_callback<std::function<void()>>> chained;

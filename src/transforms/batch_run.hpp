@@ -10,16 +10,20 @@
 #include <string>
 #include <vector>
 
-#include "ember/core/registry/operator/base/operator_base.hpp"
+#include "ember/core/registry/operator/base/operator_ref.hpp"
 
 namespace ember::xcs::detail {
 
+/// One batch. Everything it needs is owned here (copies of records are
+/// pointer copies): helpers may still finish an item after the caller left.
 struct BatchSpec {
-  std::string transform;      ///< "vmap(Op)", for messages
-  const Operator* op;         ///< the operator each item calls (its kind picks the executor)
-  std::size_t size;           ///< number of items
-  /// Runs item `index`; called on any worker, under the call's context.
-  std::function<Record(std::size_t index)> run_item;
+  std::string name;           ///< "vmap(Op)", for messages
+  std::string transform;      ///< "vmap" or "pmap", for trace spans
+  OperatorRef op;             ///< the operator each item calls (its kind picks the executor)
+  std::size_t size = 0;       ///< number of items
+  bool items_are_shards = false;
+  /// The inputs of item `index`; called on any worker.
+  std::function<Record(std::size_t index)> item_inputs;
 };
 
 struct ItemFailure {

@@ -4,8 +4,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
-#include "runtime/invoke.hpp"
 #include "transforms/batch_layout.hpp"
 #include "transforms/batch_output.hpp"
 
@@ -44,10 +44,11 @@ public:
     auto layout = batch_layout("pmap", inner_.name(), inputs, std::nullopt, std::nullopt);
     auto shards = make_shards(layout.size, num_workers_);
     auto options = current_execution_snapshot();
-    auto outcome = run_batch(BatchSpec{name(), inner_.get(), shards.size(), [&](std::size_t s) {
-      return invoke_body(*inner_, shard_inputs(inputs, layout, shards[s].begin, shards[s].end),
-                         options, {"pmap", -1, static_cast<std::int64_t>(s)});
-    }});
+    auto outcome = run_batch(BatchSpec{name(), "pmap", inner_, shards.size(), true,
+                                       [inputs, layout, shards](std::size_t s) {
+                                         return shard_inputs(inputs, layout, shards[s].begin,
+                                                             shards[s].end);
+                                       }});
     Record output = concatenate(outcome, shards);
     if (!options->fail_fast)
       output.set(errors_field, errors_by_item(outcome, shards));

@@ -3,8 +3,8 @@
 #include <stdexcept>
 
 #include "ember/core/exceptions.hpp"
+#include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
-#include "runtime/invoke.hpp"
 #include "transforms/batch_layout.hpp"
 #include "transforms/batch_output.hpp"
 
@@ -24,10 +24,10 @@ public:
   Record forward(const Record& inputs) const override {
     auto layout = batch_layout("vmap", inner_.name(), inputs, spec_.in_axes, spec_.axis_size);
     auto options = current_execution_snapshot();
-    auto outcome = run_batch(BatchSpec{name(), inner_.get(), layout.size, [&](std::size_t i) {
-      return invoke_body(*inner_, item_inputs(inputs, layout, i), options,
-                         {"vmap", static_cast<std::int64_t>(i), -1});
-    }});
+    auto outcome = run_batch(BatchSpec{name(), "vmap", inner_, layout.size, false,
+                                       [inputs, layout](std::size_t i) {
+                                         return item_inputs(inputs, layout, i);
+                                       }});
     Record output = stack(outcome);
     if (!options->fail_fast)
       output.set(errors_field, error_records(outcome.failures));
