@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ember/core/exceptions.hpp"
+#include "ember/core/registry/operator/base/async_operator.hpp"
 #include "ember/core/registry/operator/base/function_operator.hpp"
 #include "ember/core/registry/operator/base/operator_base.hpp"
 #include "ember/core/registry/operator/base/operator_ref.hpp"

@@ -110,6 +110,11 @@ void RuntimeCore::linger(std::jthread owner, std::future<void> destroyed) {
   lingering.push_back(Lingering{std::move(owner), destroyed.share()});
 }
 
+IoService& RuntimeCore::io() {
+  std::call_once(io_started_, [this] { io_ = std::make_unique<IoService>(); });
+  return *io_;
+}
+
 void RuntimeCore::track(const caf::actor_addr& actor) {
   std::lock_guard lock{spawned_mutex_};
   // Forget actors that are gone, so a long-running program that spawns many
@@ -144,6 +149,11 @@ bool RuntimeCore::shutdown() {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   finished = cpu_pool_.shutdown(std::max(left, std::chrono::milliseconds{0})) && finished;
+  // Stopping the I/O thread destroys pending handlers, whose completions then
+  // report an error to any batch still waiting for them.
+  std::call_once(io_started_, [] {});
+  if (io_)
+    io_->stop();
   // CAF's system waits for every running actor before it goes; operator
   // actors live as long as a handle to them does, so end them explicitly.
   std::vector<caf::actor_addr> spawned;

@@ -15,6 +15,7 @@
 #include "ember/xcs/runtime/runtime.hpp"
 #include "runtime/blocking_pool.hpp"
 #include "runtime/executors.hpp"
+#include "runtime/io_service.hpp"
 
 namespace ember::xcs::detail {
 
@@ -31,6 +32,9 @@ public:
   /// The executor for `device`: the compute pool for cpu, pool() for io.
   BlockingPool& executor(Device device) noexcept { return device == Device::cpu ? cpu_pool_ : pool_; }
   const RuntimeConfig& config() const noexcept { return config_; }
+
+  /// The I/O thread for asynchronous bodies, started on first use.
+  IoService& io();
 
   /// Remembers an operator actor so shutdown can end it even while a
   /// handle to it is still held somewhere.
@@ -58,6 +62,8 @@ private:
   caf::actor_system* system_;
   BlockingPool pool_;
   BlockingPool cpu_pool_;
+  std::once_flag io_started_;
+  std::unique_ptr<IoService> io_;
   std::mutex spawned_mutex_;
   std::vector<caf::actor_addr> spawned_;
   std::size_t spawned_live_estimate_ = 16;

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "ember/core/exceptions.hpp"
+#include "ember/core/registry/operator/base/async_operator.hpp"
 #include "runtime/call_context.hpp"
 #include "runtime/executors.hpp"
 #include "runtime/invoke.hpp"
@@ -22,11 +23,12 @@ using finished_atom = caf::atom_constant<caf::atom("e_done")>;
 
 // Shared by the calling thread, the helpers and the supervisor; whoever
 // finishes last frees it.
-class BatchState {
+class BatchState : public std::enable_shared_from_this<BatchState> {
 public:
-  BatchState(const BatchSpec& spec, CallContext context, bool fail_fast)
+  BatchState(const BatchSpec& spec, CallContext context, bool fail_fast, std::size_t in_flight)
       : spec_(spec), context_(std::move(context)), fail_fast_(fail_fast),
-        results_(spec.size), chunk_(chunk_size(spec.size, context_.budget->limit())) {
+        results_(spec.size), chunk_(chunk_size(spec.size, context_.budget->limit())),
+        in_flight_limit_(in_flight) {
     context_.stop = stop_.get_token();
   }
 
@@ -59,6 +61,24 @@ public:
     // Waking under the lock: the caller may free nothing until it sees active_ == 0.
     if (--active_ == 0)
       changed_.notify_all();
+  }
+
+  // The calling thread of a batch of asynchronous bodies: starts items in
+  // order while fewer than the limit are in flight. A waiting body holds no
+  // thread; its completion arrives on whatever thread finishes it.
+  void start_async() {
+    CallScope scope{context_};
+    for (std::size_t index = 0; index < spec_.size; ++index) {
+      {
+        std::unique_lock lock{mutex_};
+        changed_.wait(lock, [&] { return active_ < in_flight_limit_ || stop_.stop_requested(); });
+        if (stop_.stop_requested())
+          return;
+        ++active_;
+      }
+      next_.store(index + 1, std::memory_order_relaxed);
+      start_one(index);
+    }
   }
 
   // Called by the supervisor's timer or a cancelled enclosing call.
@@ -120,6 +140,36 @@ private:
     }
   }
 
+  void start_one(std::size_t index) {
+    const auto& op = static_cast<const AsyncOperator&>(*spec_.op);
+    try {
+      auto inputs = op.specification().validate_inputs(op.name(), spec_.item_inputs(index));
+      op.start(inputs, Completion{[self = shared_from_this(), index](Record* outputs,
+                                                                     std::exception_ptr error) {
+                                    self->complete(index, outputs, std::move(error));
+                                  },
+                                  stop_.get_token()});
+    } catch (...) {
+      complete(index, nullptr, std::current_exception());
+    }
+  }
+
+  void complete(std::size_t index, Record* outputs, std::exception_ptr error) {
+    if (outputs != nullptr) {
+      try {
+        spec_.op->specification().validate_outputs(spec_.op->name(), *outputs);
+        results_[index] = std::move(*outputs);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    if (error)
+      fail(index, std::move(error));
+    std::lock_guard lock{mutex_};
+    --active_;
+    changed_.notify_all(); // the starter may wait for a free slot, the caller for the end
+  }
+
   void fail(std::size_t index, std::exception_ptr error) {
     std::lock_guard lock{mutex_};
     if (!fail_fast_) {
@@ -162,6 +212,7 @@ private:
   bool fail_fast_;
   std::vector<std::optional<Record>> results_;
   std::size_t chunk_;
+  std::size_t in_flight_limit_;
   std::stop_source stop_;
   std::atomic<std::size_t> next_{0};
   std::mutex mutex_;
@@ -220,20 +271,26 @@ BatchOutcome run_batch(const BatchSpec& spec) {
                       parent != nullptr ? parent->span : 0};
   if (context.deadline && Clock::now() >= *context.deadline)
     throw TimeoutError(spec.name + ": the deadline of timeout_seconds passed before it started");
-  auto state = std::make_shared<BatchState>(spec, context, options->fail_fast);
+  std::size_t workers = options->use_parallel ? std::min(context.budget->limit(), spec.size) : 1;
+  bool async = spec.op->is_async();
+  auto state = std::make_shared<BatchState>(spec, context, options->fail_fast,
+                                            std::max<std::size_t>(workers, 1));
   // A cancelled enclosing call cancels this batch too.
   std::optional<std::stop_callback<std::function<void()>>> chained;
   if (parent != nullptr)
     chained.emplace(parent->stop, std::function<void()>{[state] { state->cancel(); }});
 
-  std::size_t workers = options->use_parallel ? std::min(context.budget->limit(), spec.size) : 1;
+  // Asynchronous bodies need no helper threads: the caller starts them all.
+  std::size_t helpers = async || workers < 2 ? 0 : workers - 1;
   caf::actor supervising;
-  if (workers > 1 || context.deadline) {
+  if (helpers > 0 || context.deadline) {
     auto core = runtime_core();
-    supervising =
-        core->system().spawn(supervisor, state, workers > 1 ? workers - 1 : 0, core, device);
+    supervising = core->system().spawn(supervisor, state, helpers, core, device);
   }
-  state->work();
+  if (async)
+    state->start_async();
+  else
+    state->work();
   struct NotifySupervisor {
     caf::actor& actor;
     ~NotifySupervisor() {

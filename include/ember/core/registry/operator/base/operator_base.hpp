@@ -39,6 +39,9 @@ public:
   /// answer false: their items are memoized one by one instead.
   virtual bool memoizable() const noexcept { return true; }
 
+  /// True for AsyncOperator: its body completes through a Completion.
+  virtual bool is_async() const noexcept { return false; }
+
   /// Validates inputs (defaults filled in), runs forward, validates outputs.
   /// Runs on the calling thread; execution options are applied by the
   /// runtime around it (see OperatorRef::operator()).

@@ -1,0 +1,52 @@
+#include "ember/core/registry/operator/base/async_operator.hpp"
+
+#include <atomic>
+#include <future>
+
+#include "ember/core/exceptions.hpp"
+#include "ember/xcs/runtime/this_call.hpp"
+
+namespace ember {
+
+struct Completion::Slot {
+  Deliver deliver;
+  std::atomic<bool> delivered{false};
+
+  // A body that drops its completion without using it (a lost callback, a
+  // timer destroyed at shutdown) must not leave its caller waiting forever.
+  ~Slot() {
+    if (!delivered.exchange(true))
+      deliver(nullptr, std::make_exception_ptr(ExecutionError(
+                           "an asynchronous operator body ended without completing")));
+  }
+};
+
+Completion::Completion(Deliver deliver, std::stop_token stop)
+    : slot_(std::make_shared<Slot>()), stop_(std::move(stop)) {
+  slot_->deliver = std::move(deliver);
+}
+
+void Completion::succeed(Record outputs) const {
+  if (!slot_->delivered.exchange(true))
+    slot_->deliver(&outputs, nullptr);
+}
+
+void Completion::fail(std::exception_ptr error) const {
+  if (!slot_->delivered.exchange(true))
+    slot_->deliver(nullptr, std::move(error));
+}
+
+Record AsyncOperator::forward(const Record& inputs) const {
+  auto outcome = std::make_shared<std::promise<Record>>();
+  auto result = outcome->get_future();
+  start(inputs, Completion{[outcome](Record* outputs, std::exception_ptr error) {
+                             if (outputs != nullptr)
+                               outcome->set_value(std::move(*outputs));
+                             else
+                               outcome->set_exception(error);
+                           },
+                           xcs::this_call::stop_token()});
+  return result.get();
+}
+
+} // namespace ember
