@@ -16,6 +16,7 @@
 #include "ember/xcs/engine/execution_options.hpp"
 #include "ember/xcs/engine/option_parsing.hpp"
 #include "ember/xcs/engine/result_cache.hpp"
+#include "ember/xcs/graph/graph.hpp"
 #include "ember/xcs/runtime/envelope.hpp"
 #include "ember/xcs/runtime/runtime.hpp"
 #include "ember/xcs/runtime/this_call.hpp"

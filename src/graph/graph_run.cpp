@@ -1,0 +1,361 @@
+// Running a Graph as dataflow: the calling thread runs ready nodes itself,
+// helpers are recruited from the executors while more nodes are ready than
+// threads are free (each helper holding a permit of the call's budget), and a
+// supervisor actor holds the deadline.
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <queue>
+
+#include "ember/core/exceptions.hpp"
+#include "graph/graph_structure.hpp"
+#include "runtime/call_context.hpp"
+#include "runtime/executors.hpp"
+#include "runtime/invoke.hpp"
+#include "runtime/runtime_core.hpp"
+
+namespace ember::xcs::detail {
+namespace {
+
+using Clock = this_call::Clock;
+using deadline_atom = caf::atom_constant<caf::atom("e_deadln")>;
+using finished_atom = caf::atom_constant<caf::atom("e_done")>;
+
+enum class NodeStatus : unsigned char { waiting, finished, failed, skipped };
+
+std::string message_of(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "a non-standard exception";
+  }
+}
+
+// The inputs of a node with predecessors: their outputs through the incoming
+// edges, in edge insertion order.
+Record gather_inputs(const GraphStructure& graph, std::size_t node,
+                     const std::vector<std::optional<Record>>& outputs) {
+  Record inputs;
+  for (auto edge_index : graph.nodes[node].inbound) {
+    const auto& edge = graph.edges[edge_index];
+    const Record& source = *outputs[graph.edge_from[edge_index]];
+    if (edge.mapping.empty()) {
+      if (inputs.empty())
+        inputs = source; // the common single-edge case: a pointer copy
+      else
+        for (const auto& [field, value] : source)
+          inputs.set(field, value);
+      continue;
+    }
+    for (const auto& [output, input] : edge.mapping) {
+      const Value* value = source.find(output);
+      if (value == nullptr)
+        throw std::invalid_argument("edge '" + edge.from + "' -> '" + edge.to +
+                                    "' maps output field '" + output + "', which node '" +
+                                    edge.from + "' did not return");
+      inputs.set(input, *value);
+    }
+  }
+  return inputs;
+}
+
+// Shared by the calling thread, the helpers and the supervisor; whoever
+// finishes last frees it. Everything under mutex_ except outputs_[i], which
+// is written once under the lock before node i's successors become ready and
+// read by them only after they were popped under the lock.
+class GraphRun : public std::enable_shared_from_this<GraphRun> {
+public:
+  GraphRun(std::shared_ptr<const GraphStructure> graph, Record inputs, CallContext context,
+           const ExecutionOptions& options, std::vector<Device> devices)
+      : graph_(std::move(graph)), inputs_(std::move(inputs)), context_(std::move(context)),
+        fail_fast_(options.fail_fast), parallel_(options.use_parallel),
+        devices_(std::move(devices)), outputs_(graph_->nodes.size()),
+        status_(graph_->nodes.size(), NodeStatus::waiting), pending_(graph_->nodes.size()),
+        blocked_(graph_->nodes.size(), false), remaining_(graph_->nodes.size()) {
+    context_.stop = stop_.get_token();
+    for (std::size_t node = 0; node < pending_.size(); ++node) {
+      pending_[node] = graph_->nodes[node].inbound.size();
+      if (pending_[node] == 0)
+        ready_.push(node);
+    }
+  }
+
+  std::stop_source& stop() noexcept { return stop_; }
+  const std::optional<Clock::time_point>& deadline() const noexcept { return context_.deadline; }
+
+  // Called by the supervisor's timer or a cancelled enclosing call.
+  void cancel() {
+    stop_.request_stop();
+    std::lock_guard lock{mutex_};
+    changed_.notify_all();
+  }
+
+  // Runs ready nodes until the run settles. The caller stays and waits for
+  // nodes to become ready; a helper leaves as soon as none is, giving its
+  // permit back, and a finishing node recruits anew when needed.
+  void work(bool caller) {
+    CallScope scope{context_};
+    std::unique_lock lock{mutex_};
+    if (!caller)
+      --starting_;
+    auto has_work = [&] { return settled() || !ready_.empty(); };
+    for (;;) {
+      post(recruit(), lock);
+      if (!has_work()) {
+        if (!caller)
+          return;
+        ++idle_;
+        bool woke = true;
+        if (deadline())
+          woke = changed_.wait_until(lock, *deadline(), has_work);
+        else
+          changed_.wait(lock, has_work);
+        --idle_;
+        if (!woke)
+          return;
+      }
+      if (settled())
+        return;
+      auto node = ready_.top();
+      ready_.pop();
+      lock.unlock();
+      std::optional<Record> output;
+      std::exception_ptr error;
+      try {
+        output = run_node(node);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      complete(node, std::move(output), error);
+    }
+  }
+
+  // The calling thread, after its own work(): the outcome, or what ended the run.
+  GraphResult finish() {
+    std::lock_guard lock{mutex_};
+    if (first_failure_)
+      rethrow_failure(*first_failure_);
+    if (remaining_ != 0) {
+      stop_.request_stop();
+      if (deadline() && Clock::now() >= *deadline())
+        throw TimeoutError("graph: the deadline of timeout_seconds passed with nodes still "
+                           "running or queued");
+      throw CancelledError("graph: cancelled by its enclosing call");
+    }
+    GraphResult result;
+    for (std::size_t node = 0; node < outputs_.size(); ++node) {
+      const auto& id = graph_->nodes[node].id;
+      if (status_[node] == NodeStatus::finished)
+        result.outputs.emplace(id, std::move(*outputs_[node]));
+      else if (status_[node] == NodeStatus::skipped)
+        result.skipped.insert(id);
+    }
+    for (auto& [node, message] : failures_)
+      result.failed.emplace(graph_->nodes[node].id, std::move(message));
+    return result;
+  }
+
+private:
+  struct Failure {
+    std::size_t node;
+    std::exception_ptr error;
+  };
+
+  bool settled() const {
+    return first_failure_ || stop_.stop_requested() || remaining_ == 0;
+  }
+
+  Record run_node(std::size_t node) {
+    const auto& op = *graph_->nodes[node].op;
+    Record inputs = graph_->nodes[node].inbound.empty() ? inputs_
+                                                        : gather_inputs(*graph_, node, outputs_);
+    return invoke_body(op, inputs, context_.options,
+                       {"graph", static_cast<std::int64_t>(node), -1});
+  }
+
+  // Under the lock: records the node's outcome and releases its successors.
+  void complete(std::size_t node, std::optional<Record> output, std::exception_ptr error) {
+    if (error && fail_fast_) {
+      if (!first_failure_)
+        first_failure_ = Failure{node, error};
+      stop_.request_stop();
+      changed_.notify_all();
+      return;
+    }
+    if (error) {
+      status_[node] = NodeStatus::failed;
+      failures_.emplace_back(node, message_of(error));
+    } else {
+      status_[node] = NodeStatus::finished;
+      outputs_[node] = std::move(output);
+    }
+    --remaining_;
+    bool newly_ready = release_successors(node);
+    if (idle_ > 0 && (newly_ready || remaining_ == 0))
+      changed_.notify_all();
+  }
+
+  // A successor whose last predecessor just ended becomes ready, unless some
+  // predecessor failed or was skipped: then it is skipped, and so on downstream.
+  bool release_successors(std::size_t node) {
+    bool newly_ready = false;
+    std::vector<std::size_t> ended{node};
+    while (!ended.empty()) {
+      auto from = ended.back();
+      ended.pop_back();
+      for (auto edge : graph_->nodes[from].outbound) {
+        auto to = graph_->edge_to[edge];
+        if (status_[from] != NodeStatus::finished)
+          blocked_[to] = true;
+        if (--pending_[to] != 0)
+          continue;
+        if (blocked_[to]) {
+          status_[to] = NodeStatus::skipped;
+          --remaining_;
+          ended.push_back(to);
+        } else {
+          ready_.push(to);
+          newly_ready = true;
+        }
+      }
+    }
+    return newly_ready;
+  }
+
+  // Under the lock: the executors to post one helper each to, for the ready
+  // nodes that no running, idle or starting thread will take. The thread
+  // asking takes one itself.
+  std::vector<Device> recruit() {
+    std::vector<Device> helpers;
+    if (!parallel_ || settled())
+      return helpers;
+    auto taken = 1 + idle_ + starting_;
+    for (auto wanted = ready_.size(); wanted > taken; --wanted) {
+      if (!context_.budget->try_acquire())
+        break;
+      helpers.push_back(devices_[ready_.top()]);
+      ++starting_;
+    }
+    return helpers;
+  }
+
+  // Posting can start a thread: done outside the lock.
+  void post(const std::vector<Device>& helpers, std::unique_lock<std::mutex>& lock) {
+    if (helpers.empty())
+      return;
+    lock.unlock();
+    auto core = runtime_core();
+    for (auto device : helpers)
+      core->executor(device).post([run = shared_from_this()] {
+        run->work(false);
+        run->context_.budget->release();
+      });
+    lock.lock();
+  }
+
+  [[noreturn]] void rethrow_failure(const Failure& failure) const {
+    try {
+      std::rethrow_exception(failure.error);
+    } catch (const TimeoutError&) {
+      throw; // a deadline is the caller's outcome, not this node's fault
+    } catch (const CancelledError&) {
+      throw;
+    } catch (...) {
+      const auto& node = graph_->nodes[failure.node];
+      std::throw_with_nested(ExecutionError("graph: node '" + node.id + "' (operator '" +
+                                            node.op.name() +
+                                            "') failed: " + message_of(failure.error)));
+    }
+  }
+
+  std::shared_ptr<const GraphStructure> graph_;
+  Record inputs_;
+  CallContext context_;
+  bool fail_fast_;
+  bool parallel_;
+  std::vector<Device> devices_;
+  std::vector<std::optional<Record>> outputs_;
+  std::vector<NodeStatus> status_;
+  std::vector<std::size_t> pending_;
+  std::vector<bool> blocked_;
+  std::size_t remaining_;
+  // Lowest insertion index first: one thread alone runs topological_order().
+  std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready_;
+  std::size_t idle_ = 0;
+  std::size_t starting_ = 0;
+  std::stop_source stop_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::optional<Failure> first_failure_;
+  std::vector<std::pair<std::size_t, std::string>> failures_;
+};
+
+// Holds the deadline: when it passes, queued nodes are dropped and running
+// bodies see their stop token, even while the calling thread is itself busy
+// inside a body.
+caf::behavior supervisor(caf::event_based_actor* self, std::shared_ptr<GraphRun> run) {
+  auto delay = std::max(*run->deadline() - Clock::now(), Clock::duration::zero());
+  self->delayed_send(self, delay, deadline_atom::value);
+  return {
+      [=](deadline_atom) {
+        run->cancel();
+        self->quit();
+      },
+      [=](finished_atom) { self->quit(); },
+  };
+}
+
+// max_workers, or by default enough for the most concurrent device in use.
+std::size_t worker_limit(const ExecutionOptions& options, const std::vector<Device>& devices) {
+  if (options.max_workers)
+    return static_cast<std::size_t>(*options.max_workers);
+  std::size_t limit = 1;
+  for (auto device : devices)
+    limit = std::max(limit, default_workers(device));
+  return limit;
+}
+
+} // namespace
+
+GraphResult run_graph(std::shared_ptr<const GraphStructure> graph, const Record& inputs) {
+  if (on_scheduler_thread())
+    throw std::logic_error("Graph::run was called on a CAF scheduler thread, where blocking "
+                           "node bodies would stall the actor system");
+  graph->order(); // a cycle is an error before anything runs
+  if (graph->nodes.empty())
+    return {};
+  auto options = current_execution_snapshot();
+  const CallContext* parent = current_call_context();
+  std::vector<Device> devices;
+  for (const auto& node : graph->nodes)
+    devices.push_back(device_for(*options, node.op->kind()));
+  CallContext context{options, deadline_for(options), {},
+                      parent != nullptr && parent->budget
+                          ? parent->budget
+                          : std::make_shared<WorkerBudget>(worker_limit(*options, devices)),
+                      parent != nullptr ? parent->span : 0};
+  if (context.deadline && Clock::now() >= *context.deadline)
+    throw TimeoutError("graph: the deadline of timeout_seconds passed before it started");
+  auto run = std::make_shared<GraphRun>(std::move(graph), inputs, std::move(context), *options,
+                                        std::move(devices));
+  // A cancelled enclosing call cancels this run too.
+  std::optional<std::stop_callback<std::function<void()>>> chained;
+  if (parent != nullptr)
+    chained.emplace(parent->stop, std::function<void()>{[run] { run->cancel(); }});
+  caf::actor supervising;
+  if (run->deadline())
+    supervising = runtime_core()->system().spawn(supervisor, run);
+  run->work(true);
+  if (supervising)
+    caf::anon_send(supervising, finished_atom::value);
+  return run->finish();
+}
+
+} // namespace ember::xcs::detail
