@@ -8,6 +8,7 @@ namespace ember::xcs::detail {
 namespace {
 
 thread_local const CallContext* current_context = nullptr;
+thread_local CallInterceptor* current_intercept = nullptr;
 
 } // namespace
 
@@ -19,6 +20,15 @@ CallScope::CallScope(const CallContext& context)
 }
 
 CallScope::~CallScope() { current_context = previous_; }
+
+CallInterceptor* current_interceptor() noexcept { return current_intercept; }
+
+InterceptScope::InterceptScope(CallInterceptor* interceptor) noexcept
+    : previous_(current_intercept) {
+  current_intercept = interceptor;
+}
+
+InterceptScope::~InterceptScope() { current_intercept = previous_; }
 
 std::optional<this_call::Clock::time_point> deadline_for(const ExecutionSnapshot& options) {
   const CallContext* parent = current_context;

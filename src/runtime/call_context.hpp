@@ -8,6 +8,7 @@
 #include <optional>
 #include <stop_token>
 
+#include "ember/core/registry/operator/base/operator_ref.hpp"
 #include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "ember/xcs/runtime/this_call.hpp"
@@ -42,6 +43,31 @@ public:
 private:
   const CallContext* previous_;
   ExecutionContextGuard options_guard_;
+};
+
+/// Takes over the synchronous operator calls made on one thread: while a
+/// structural_jit forward runs, its sub-operator calls go to its frame.
+class CallInterceptor {
+public:
+  virtual Record intercept(const OperatorRef& op, const Record& inputs) = 0;
+
+protected:
+  ~CallInterceptor() = default;
+};
+
+/// The interceptor of this thread, or nullptr.
+CallInterceptor* current_interceptor() noexcept;
+
+/// Sets this thread's interceptor (nullptr: none) for the scope's lifetime.
+class InterceptScope {
+public:
+  explicit InterceptScope(CallInterceptor* interceptor) noexcept;
+  ~InterceptScope();
+  InterceptScope(const InterceptScope&) = delete;
+  InterceptScope& operator=(const InterceptScope&) = delete;
+
+private:
+  CallInterceptor* previous_;
 };
 
 /// The deadline a new call made here gets: the enclosing call's deadline, or

@@ -88,6 +88,8 @@ Record run_with_deadline(const std::shared_ptr<const Operator>& op, const Record
 
 Record OperatorRef::operator()(const Record& inputs) const {
   const Operator& op = *checked();
+  if (auto* interceptor = xcs::detail::current_interceptor())
+    return interceptor->intercept(*this, inputs);
   refuse_scheduler_thread(op);
   auto options = xcs::current_execution_snapshot();
   auto deadline = xcs::detail::deadline_for(options);
@@ -97,6 +99,20 @@ Record OperatorRef::operator()(const Record& inputs) const {
   if (!deadline || (parent != nullptr && parent->deadline == deadline)) {
     xcs::detail::device_for(*options, op.kind()); // an unavailable device is an error here too
     return xcs::detail::invoke_body(op, inputs, options);
+  }
+  if (parent != nullptr) {
+    // A body that narrows its deadline runs the nested call inline too:
+    // blocking this worker while another runs it could starve the pool. The
+    // outermost caller still gets its TimeoutError on time; here the shorter
+    // deadline is enforced when the nested body returns.
+    auto child = *parent;
+    child.options = options;
+    child.deadline = deadline;
+    xcs::detail::CallScope scope{child};
+    auto result = xcs::detail::invoke_body(op, inputs, options);
+    if (xcs::this_call::Clock::now() > *deadline)
+      throw TimeoutError(timeout_message(op, options));
+    return result;
   }
   return run_with_deadline(op_, inputs, options, *deadline);
 }

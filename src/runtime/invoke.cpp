@@ -1,5 +1,6 @@
 #include "runtime/invoke.hpp"
 
+#include "ember/core/exceptions.hpp"
 #include "ember/xcs/engine/result_cache.hpp"
 #include "ember/xcs/tracer/execution_trace.hpp"
 #include "runtime/call_context.hpp"
@@ -16,6 +17,7 @@ Record traced(const Operator& op, const Record& inputs, const ExecutionSnapshot&
                   label.item, label.shard};
   // Calls made by this body record this span as their parent.
   CallContext child = parent != nullptr ? *parent : CallContext{options, std::nullopt, {}, {}, 0};
+  child.options = options; // a scope the caller opened stays in force
   child.span = span.id();
   CallScope scope{child};
   return op.call_validated(inputs);
@@ -26,8 +28,15 @@ Record traced(const Operator& op, const Record& inputs, const ExecutionSnapshot&
 Record invoke_body(const Operator& op, const Record& inputs, const ExecutionSnapshot& options,
                    const BodyLabel& label) {
   if (options->enable_caching && op.memoizable())
-    return result_cache().get_or_compute(op, inputs,
-                                         [&] { return traced(op, inputs, options, label); });
+    return result_cache().get_or_compute(op, inputs, [&] {
+      auto result = traced(op, inputs, options, label);
+      // A body stopped by its deadline may return early with a partial
+      // result: never memoize that.
+      if (const CallContext* context = current_call_context();
+          context != nullptr && context->stop.stop_requested())
+        throw CancelledError("operator '" + op.name() + "' was cancelled; its result is not cached");
+      return result;
+    });
   return traced(op, inputs, options, label);
 }
 

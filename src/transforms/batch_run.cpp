@@ -81,8 +81,14 @@ public:
     }
   }
 
-  // Called by the supervisor's timer or a cancelled enclosing call.
+  // Called by the supervisor's timer or a cancelled enclosing call. Bodies
+  // that fail because they were stopped are not item failures after this.
   void cancel() {
+    {
+      std::lock_guard lock{mutex_};
+      cancelled_ = true;
+    }
+    // Outside the lock: stop callbacks may complete bodies, which lock.
     stop_.request_stop();
     std::lock_guard lock{mutex_};
     changed_.notify_all();
@@ -92,21 +98,30 @@ public:
   // returns the outcome or throws what ended the batch.
   BatchOutcome finish() {
     std::unique_lock lock{mutex_};
+    // Settled when every item ended as a result or an error, or the batch
+    // failed fast, or it was cancelled. Items claimed but left unrun after a
+    // stop are not finished, so a stopped batch never passes for a complete one.
     auto settled = [&] {
-      return first_failure_ || stop_.stop_requested() ||
-             (active_ == 0 && next_.load(std::memory_order_relaxed) >= spec_.size);
+      return first_failure_ || cancelled_ ||
+             finished_.load(std::memory_order_acquire) == spec_.size;
     };
     if (deadline())
       changed_.wait_until(lock, *deadline(), settled);
     else
       changed_.wait(lock, settled);
-    if (first_failure_)
+    if (first_failure_) {
+      lock.unlock();
       rethrow_failure(*first_failure_);
-    if (active_ != 0 || next_.load(std::memory_order_relaxed) < spec_.size) {
+    }
+    // A cancelled batch fails even if every body returned: a body stopped
+    // early may have returned a partial result.
+    if (cancelled_ || finished_.load(std::memory_order_acquire) != spec_.size) {
+      cancelled_ = true;
+      lock.unlock();
       stop_.request_stop();
       if (deadline() && Clock::now() >= *deadline())
         throw TimeoutError(spec_.name + ": the deadline of timeout_seconds passed with items "
-                                             "still running or queued");
+                                        "still running or queued");
       throw CancelledError(spec_.name + ": cancelled by its enclosing call");
     }
     BatchOutcome outcome;
@@ -138,19 +153,21 @@ private:
     } catch (...) {
       fail(index, std::current_exception());
     }
+    finished_.fetch_add(1, std::memory_order_release);
   }
 
   void start_one(std::size_t index) {
     const auto& op = static_cast<const AsyncOperator&>(*spec_.op);
+    // One Completion per item: if start throws, the failure goes through it,
+    // so the item completes exactly once.
+    Completion done{[self = shared_from_this(), index](Record* outputs, std::exception_ptr error) {
+                      self->complete(index, outputs, std::move(error));
+                    },
+                    stop_.get_token()};
     try {
-      auto inputs = op.specification().validate_inputs(op.name(), spec_.item_inputs(index));
-      op.start(inputs, Completion{[self = shared_from_this(), index](Record* outputs,
-                                                                     std::exception_ptr error) {
-                                    self->complete(index, outputs, std::move(error));
-                                  },
-                                  stop_.get_token()});
+      op.start(op.specification().validate_inputs(op.name(), spec_.item_inputs(index)), done);
     } catch (...) {
-      complete(index, nullptr, std::current_exception());
+      done.fail(std::current_exception());
     }
   }
 
@@ -165,20 +182,28 @@ private:
     }
     if (error)
       fail(index, std::move(error));
+    finished_.fetch_add(1, std::memory_order_release);
     std::lock_guard lock{mutex_};
     --active_;
     changed_.notify_all(); // the starter may wait for a free slot, the caller for the end
   }
 
   void fail(std::size_t index, std::exception_ptr error) {
-    std::lock_guard lock{mutex_};
-    if (!fail_fast_) {
-      failures_.push_back(ItemFailure{index, message_of(error)});
-      return;
-    }
-    if (!first_failure_)
+    {
+      std::lock_guard lock{mutex_};
+      if (cancelled_)
+        return; // a body stopped by the deadline or the enclosing call: not its fault
+      if (!fail_fast_) {
+        failures_.push_back(ItemFailure{index, message_of(error)});
+        return;
+      }
+      if (first_failure_)
+        return;
       first_failure_ = Failure{index, error};
+    }
+    // Outside the lock: stop callbacks may complete other bodies, which lock.
     stop_.request_stop();
+    std::lock_guard lock{mutex_};
     changed_.notify_all();
   }
 
@@ -215,6 +240,8 @@ private:
   std::size_t in_flight_limit_;
   std::stop_source stop_;
   std::atomic<std::size_t> next_{0};
+  std::atomic<std::size_t> finished_{0};
+  bool cancelled_ = false;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::size_t active_ = 0;

@@ -67,6 +67,14 @@ private:
             keys.push_back(key);
     std::vector<Record::Entry> columns;
     for (const auto& key : keys) {
+      // Whether the field is per item (a list) or per shard, as the shards
+      // that succeeded returned it; a failed shard leaves nulls to match.
+      bool per_item = false;
+      for (const auto& result : outcome.results)
+        if (const Value* value = result ? result->find(key) : nullptr) {
+          per_item = value->is_list();
+          break;
+        }
       List merged;
       for (std::size_t s = 0; s < shards.size(); ++s) {
         const Value* value = outcome.results[s] ? outcome.results[s]->find(key) : nullptr;
@@ -75,7 +83,7 @@ private:
         else if (value != nullptr)
           merged.push_back(*value);
         else
-          merged.resize(merged.size() + shards[s].end - shards[s].begin);
+          merged.resize(merged.size() + (per_item ? shards[s].end - shards[s].begin : 1));
       }
       columns.emplace_back(key, Value{std::move(merged)});
     }

@@ -106,9 +106,9 @@ TEST_CASE("an envelope carries the call site's options into the body", "[actor][
 }
 
 TEST_CASE("an actor request past its deadline gets a timeout error", "[actor][timeout]") {
-  Gate gate;
-  auto op = function_operator("Stuck", [&](const Record& in) {
-    gate.wait();
+  auto gate = std::make_shared<Gate>(); // shared: an abandoned body may outlive the test
+  auto op = function_operator("Stuck", [&, gate](const Record& in) {
+    gate->wait();
     return in;
   });
   Envelope envelope;
@@ -119,7 +119,7 @@ TEST_CASE("an actor request past its deadline gets a timeout error", "[actor][ti
   auto future = request_from_actor(spawn_operator(op), Record{}, envelope);
   REQUIRE(future.wait_for(5s) == std::future_status::ready);
   CHECK_THROWS_AS(future.get(), TimeoutError);
-  gate.open();
+  gate->open();
 }
 
 TEST_CASE("a body's exception reaches the requester as an execution error", "[actor][errors]") {

@@ -17,12 +17,12 @@ using ember::testing::Gate;
 
 TEST_CASE("a timed call throws TimeoutError at the deadline while the body runs on",
           "[facade][timeout]") {
-  Gate gate;
+  auto gate = std::make_shared<Gate>(); // shared: an abandoned body may outlive the test
   std::atomic<int> started{0};
   std::atomic<int> finished{0};
-  auto op = function_operator("Stuck", [&](const Record& in) {
+  auto op = function_operator("Stuck", [&, gate](const Record& in) {
     ++started;
-    gate.wait();
+    gate->wait();
     ++finished;
     return in;
   });
@@ -31,30 +31,30 @@ TEST_CASE("a timed call throws TimeoutError at the deadline while the body runs 
   CHECK_THROWS_AS(op(Record{{"x", 1}}), TimeoutError);
   auto waited = std::chrono::steady_clock::now() - begin;
   CHECK(waited >= 100ms);
-  CHECK(waited < 350ms); // a deadline, not a benchmark: the body is still blocked
+  CHECK(waited < 1s); // early, not precise: the body is still blocked (timing is in bench/)
   CHECK(started == 1);
   CHECK(finished == 0);
-  gate.open();
+  gate->open();
   CHECK(eventually([&] { return finished == 1; }));
 }
 
 TEST_CASE("the timeout message names the operator and the timeout", "[facade][timeout]") {
-  Gate gate;
-  auto op = function_operator("SlowModel", [&](const Record& in) {
-    gate.wait();
+  auto gate = std::make_shared<Gate>(); // shared: an abandoned body may outlive the test
+  auto op = function_operator("SlowModel", [&, gate](const Record& in) {
+    gate->wait();
     return in;
   });
   auto scope = execution_options({.timeout_seconds = 0.05});
   CHECK_THROWS_WITH(op(Record{}), Catch::Contains("operator 'SlowModel' timed out") &&
                                       Catch::Contains("timeout_seconds=0.05"));
-  gate.open();
+  gate->open();
 }
 
 TEST_CASE("an abandoned body's task and inputs are freed when it ends", "[facade][timeout]") {
-  Gate gate;
+  auto gate = std::make_shared<Gate>(); // shared: an abandoned body may outlive the test
   std::atomic<bool> done{false};
-  auto op = function_operator("Abandoned", [&](const Record& in) {
-    gate.wait();
+  auto op = function_operator("Abandoned", [&, gate](const Record& in) {
+    gate->wait();
     done = true;
     return in;
   });
@@ -64,7 +64,7 @@ TEST_CASE("an abandoned body's task and inputs are freed when it ends", "[facade
     CHECK_THROWS_AS(op(inputs), TimeoutError);
   }
   CHECK(inputs.use_count() > 1); // the running body still holds its inputs
-  gate.open();
+  gate->open();
   CHECK(eventually([&] { return done && inputs.use_count() == 1; }));
 }
 

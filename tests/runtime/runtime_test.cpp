@@ -47,9 +47,9 @@ TEST_CASE("shutdown with a body still running returns after the grace period",
           "[runtime][shutdown]") {
   shutdown_runtime();
   configure_runtime(RuntimeConfig{.shutdown_grace = 100ms});
-  Gate gate;
-  auto op = function_operator("Endless", [&](const Record& in) {
-    gate.wait(30000ms);
+  auto gate = std::make_shared<Gate>(); // shared: an abandoned body may outlive the test
+  auto op = function_operator("Endless", [&, gate](const Record& in) {
+    gate->wait(30000ms);
     return in;
   });
   {
@@ -59,7 +59,7 @@ TEST_CASE("shutdown with a body still running returns after the grace period",
   auto begin = std::chrono::steady_clock::now();
   CHECK_FALSE(shutdown_runtime()); // one body was abandoned
   CHECK(std::chrono::steady_clock::now() - begin < 2s);
-  gate.open();
+  gate->open();
 
   // A runtime started after a shutdown works.
   configure_runtime(RuntimeConfig{});
@@ -70,7 +70,8 @@ TEST_CASE("shutdown with a body still running returns after the grace period",
 
 TEST_CASE("idle blocking threads are reused", "[runtime][threads]") {
   shutdown_runtime();
-  auto echo = function_operator("Echo", [](const Record& in) { return in; });
+  // I/O-bound: its pool may grow to 64 threads, so reuse is what keeps it small.
+  auto echo = function_operator("Echo", [](const Record& in) { return in; }, {}, OperatorKind::io);
   auto scope = execution_options({.timeout_seconds = 5.0});
   for (int i = 0; i < 50; ++i)
     echo(Record{{"i", i}});
