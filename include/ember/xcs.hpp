@@ -23,3 +23,4 @@
 #include "ember/xcs/transforms/pmap.hpp"
 #include "ember/xcs/transforms/vmap.hpp"
 #include "ember/xcs/tracer/execution_trace.hpp"
+#include "ember/xcs/tracer/structural_jit.hpp"

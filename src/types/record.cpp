@@ -1,4 +1,5 @@
 #include "ember/core/types/record.hpp"
+#include "ember/core/types/detail/pending_record.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +17,8 @@ namespace ember {
 // released just before (its decrement is a release).
 struct Record::Impl {
   std::vector<Entry> entries;
+  /// Set for a pending record, which has no entries of its own.
+  std::shared_ptr<detail::PendingRecord> pending{};
 };
 
 namespace {
@@ -245,17 +248,28 @@ void Record::unlink_nested(std::vector<Value>& pending) noexcept {
       pending.push_back(std::move(entry.second));
 }
 
-std::size_t Record::size() const noexcept { return impl_ ? impl_->entries.size() : 0; }
-
-Record::const_iterator Record::begin() const noexcept {
-  return impl_ ? impl_->entries.data() : nullptr;
+const Record::Impl* Record::view() const {
+  if (impl_ && impl_->pending) [[unlikely]]
+    return impl_->pending->resolve().view();
+  return impl_.get();
 }
 
-Record::const_iterator Record::end() const noexcept {
-  return impl_ ? impl_->entries.data() + impl_->entries.size() : nullptr;
+std::size_t Record::size() const {
+  const Impl* impl = view();
+  return impl ? impl->entries.size() : 0;
 }
 
-const Value* Record::find(std::string_view key) const noexcept {
+Record::const_iterator Record::begin() const {
+  const Impl* impl = view();
+  return impl ? impl->entries.data() : nullptr;
+}
+
+Record::const_iterator Record::end() const {
+  const Impl* impl = view();
+  return impl ? impl->entries.data() + impl->entries.size() : nullptr;
+}
+
+const Value* Record::find(std::string_view key) const {
   const auto it = std::lower_bound(begin(), end(), key, key_less);
   return it != end() && it->first == key ? &it->second : nullptr;
 }
@@ -280,6 +294,8 @@ void Record::throw_out_of_int_range(std::string_view key, std::int64_t value) {
 }
 
 Record::Impl& Record::mutable_impl() {
+  if (impl_ && impl_->pending)
+    impl_ = impl_->pending->resolve().impl_; // then copy-on-write as for any shared storage
   if (!impl_)
     impl_ = std::make_shared<Impl>();
   else if (!sole_owner(impl_))
@@ -318,4 +334,17 @@ bool operator==(const Record& lhs, const Record& rhs) {
   return shallow_equal(lhs, rhs, pending) && drain_comparisons(pending);
 }
 
+namespace detail {
+
+Record make_pending_record(std::shared_ptr<PendingRecord> pending) {
+  Record record;
+  record.impl_ = std::make_shared<Record::Impl>(Record::Impl{{}, std::move(pending)});
+  return record;
+}
+
+PendingRecord* pending_of(const Record& record) noexcept {
+  return record.impl_ ? record.impl_->pending.get() : nullptr;
+}
+
+} // namespace detail
 } // namespace ember

@@ -41,6 +41,12 @@ class Value;
 class Record;
 using List = std::vector<Value>;
 
+namespace detail {
+class PendingRecord;
+Record make_pending_record(std::shared_ptr<PendingRecord> pending);
+PendingRecord* pending_of(const Record& record) noexcept;
+} // namespace detail
+
 /// Keys to values, kept in ascending key order (the canonical order, so equal
 /// records iterate, print and hash alike). An empty Record allocates nothing.
 class Record {
@@ -62,11 +68,13 @@ public:
   // Tears down deeply nested values without recursion (see Value::~Value).
   ~Record();
 
-  bool empty() const noexcept { return impl_ == nullptr; }
-  std::size_t size() const noexcept;
-  bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
+  // Reading a record that structural_jit left pending waits for its value and
+  // rethrows its failure; hence no noexcept on the readers.
+  bool empty() const { return view() == nullptr; }
+  std::size_t size() const;
+  bool contains(std::string_view key) const { return find(key) != nullptr; }
   /// The value under `key`, or nullptr when absent.
-  const Value* find(std::string_view key) const noexcept;
+  const Value* find(std::string_view key) const;
   /// The value under `key`; a missing key throws FieldError "field 'key' is missing".
   const Value& at(std::string_view key) const;
 
@@ -86,8 +94,8 @@ public:
   /// Removes `key` if present (copy-on-write like set).
   Record& erase(std::string_view key);
 
-  const_iterator begin() const noexcept;
-  const_iterator end() const noexcept;
+  const_iterator begin() const;
+  const_iterator end() const;
 
   friend bool operator==(const Record& lhs, const Record& rhs);
 
@@ -96,8 +104,12 @@ public:
 
 private:
   friend class Value;
+  friend Record detail::make_pending_record(std::shared_ptr<detail::PendingRecord>);
+  friend detail::PendingRecord* detail::pending_of(const Record&) noexcept;
   struct Impl;
 
+  // The storage to read: this record's, or the finished one it waits for.
+  const Impl* view() const;
   const Value& typed_field(std::string_view key, ValueKind expected) const;
   [[noreturn]] static void throw_out_of_int_range(std::string_view key, std::int64_t value);
   // The storage to change in place: this record's own, or a private copy of it.

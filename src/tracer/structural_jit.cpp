@@ -1,0 +1,300 @@
+#include "ember/xcs/tracer/structural_jit.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+
+#include "ember/core/types/detail/pending_record.hpp"
+#include "ember/xcs/engine/execution_options.hpp"
+#include "runtime/call_context.hpp"
+#include "runtime/executors.hpp"
+#include "runtime/invoke.hpp"
+#include "runtime/runtime_core.hpp"
+#include "tracer/jit_plan.hpp"
+
+namespace ember::xcs {
+namespace {
+
+using namespace detail;
+
+// One sub-operator call inside a jitted forward: queued until a helper, a
+// reader or the frame's drain claims it; then running; then done.
+class JitCall final : public ember::detail::PendingRecord {
+public:
+  // The call keeps a copy of the frame's context, not the frame: the frame
+  // holds its calls, and pending records may outlive the frame.
+  JitCall(CallContext context, OperatorRef op, Record inputs, ExecutionSnapshot options,
+          std::size_t index)
+      : context_(std::move(context)), op_(std::move(op)), inputs_(std::move(inputs)),
+        options_(std::move(options)), index_(index) {}
+
+  const Record& resolve() override {
+    if (try_claim())
+      run();
+    std::unique_lock lock{mutex_};
+    finished_.wait(lock, [&] { return state_ == State::done; });
+    if (error_)
+      std::rethrow_exception(error_);
+    return result_;
+  }
+
+  bool try_claim() {
+    std::lock_guard lock{mutex_};
+    if (state_ != State::queued)
+      return false;
+    state_ = State::running;
+    return true;
+  }
+
+  // Runs the claimed call on this thread, under the frame's context and with
+  // no interceptor: a sub-operator's own calls run as its plain forward makes them.
+  void run();
+
+  std::exception_ptr error() {
+    std::lock_guard lock{mutex_};
+    return error_;
+  }
+
+  void wait() {
+    std::unique_lock lock{mutex_};
+    finished_.wait(lock, [&] { return state_ == State::done; });
+  }
+
+private:
+  enum class State { queued, running, done };
+
+  CallContext context_;
+  OperatorRef op_;
+  Record inputs_;
+  ExecutionSnapshot options_;
+  std::size_t index_;
+  std::mutex mutex_;
+  std::condition_variable finished_;
+  State state_ = State::queued;
+  Record result_;
+  std::exception_ptr error_;
+};
+
+// The calls of one jitted forward. The forward's thread dispatches; helpers
+// that hold a permit of the call's budget run queued calls until none is left.
+class Frame final : public CallInterceptor, public std::enable_shared_from_this<Frame> {
+public:
+  Frame(CallContext context, Device device, bool parallel)
+      : context_(std::move(context)), device_(device), parallel_(parallel) {
+    context_.stop = stop_.get_token();
+  }
+
+  const CallContext& context() const noexcept { return context_; }
+
+  Record intercept(const OperatorRef& op, const Record& inputs) override {
+    auto options = current_execution_snapshot();
+    auto call = std::make_shared<JitCall>(context_, op, inputs, options, calls_.size());
+    plan_.push_back(JitPlanNode{calls_.size(), op.name(), producers(inputs)});
+    calls_.push_back(call);
+    {
+      std::lock_guard lock{mutex_};
+      queue_.push_back(call);
+    }
+    if (parallel_ && context_.budget->try_acquire())
+      runtime_core()->executor(device_).post([frame = shared_from_this()] {
+        frame->work();
+        frame->context_.budget->release();
+      });
+    return ember::detail::make_pending_record(call);
+  }
+
+  // Runs queued calls until none is left (a helper, or the forward's thread
+  // draining at the end).
+  void work() {
+    while (auto call = next()) {
+      if (stop_.stop_requested())
+        return;
+      if (call->try_claim())
+        call->run();
+    }
+  }
+
+  // After the forward returned: every call has run; the first failure (in
+  // call order) is rethrown, as the plain forward would have thrown it.
+  void finish() {
+    work();
+    for (const auto& call : calls_)
+      call->wait();
+    for (const auto& call : calls_)
+      if (auto error = call->error())
+        std::rethrow_exception(error);
+  }
+
+  // The forward threw: calls not started never start.
+  void abandon() { stop_.request_stop(); }
+
+  std::vector<JitPlanNode> take_plan() { return std::move(plan_); }
+
+private:
+  std::shared_ptr<JitCall> next() {
+    std::lock_guard lock{mutex_};
+    if (queue_.empty())
+      return nullptr;
+    auto call = queue_.front();
+    queue_.pop_front();
+    return call;
+  }
+
+  // The earlier calls whose pending results appear in `inputs` (the record
+  // itself, its fields, or elements of list fields).
+  std::vector<std::size_t> producers(const Record& inputs) const {
+    std::vector<std::size_t> from;
+    auto note = [&](const Record& record) {
+      if (auto* pending = ember::detail::pending_of(record))
+        for (std::size_t i = 0; i < calls_.size(); ++i)
+          if (calls_[i].get() == pending)
+            from.push_back(i);
+    };
+    note(inputs);
+    if (ember::detail::pending_of(inputs) != nullptr)
+      return from;
+    for (const auto& [key, value] : inputs) {
+      if (value.is_record())
+        note(value.as_record());
+      else if (value.is_list())
+        for (const auto& element : value.as_list())
+          if (element.is_record())
+            note(element.as_record());
+    }
+    std::sort(from.begin(), from.end());
+    from.erase(std::unique(from.begin(), from.end()), from.end());
+    return from;
+  }
+
+  CallContext context_;
+  Device device_;
+  bool parallel_;
+  std::stop_source stop_;
+  std::vector<std::shared_ptr<JitCall>> calls_; // the forward's thread only
+  std::vector<JitPlanNode> plan_;
+  std::mutex mutex_;
+  std::deque<std::shared_ptr<JitCall>> queue_;
+};
+
+void JitCall::run() {
+  InterceptScope plain{nullptr};
+  CallScope scope{context_};
+  Record result;
+  std::exception_ptr error;
+  try {
+    result = invoke_body(*op_, inputs_, options_, {"structural_jit", static_cast<std::int64_t>(index_), -1});
+  } catch (...) {
+    error = std::current_exception();
+  }
+  std::lock_guard lock{mutex_};
+  result_ = std::move(result);
+  error_ = error;
+  state_ = State::done;
+  finished_.notify_all();
+}
+
+// A copy of `value` with every pending record replaced by its result, so the
+// jitted operator returns exactly what the plain forward would.
+Value materialize(const Value& value);
+
+Record materialize(const Record& record) {
+  const Record& finished = ember::detail::pending_of(record) ? ember::detail::pending_of(record)->resolve() : record;
+  std::vector<Record::Entry> entries;
+  for (const auto& [key, value] : finished)
+    entries.emplace_back(key, materialize(value));
+  return Record{std::move(entries)};
+}
+
+Value materialize(const Value& value) {
+  if (value.is_record())
+    return Value{materialize(value.as_record())};
+  if (value.is_list()) {
+    List elements;
+    elements.reserve(value.as_list().size());
+    for (const auto& element : value.as_list())
+      elements.push_back(materialize(element));
+    return Value{std::move(elements)};
+  }
+  return value;
+}
+
+class JitOperator final : public Operator {
+public:
+  JitOperator(OperatorRef composite, bool sequential)
+      : Operator(composite.name(), composite->specification(), composite->kind()),
+        composite_(std::move(composite)), sequential_(sequential) {}
+
+  bool memoizable() const noexcept override { return composite_->memoizable(); }
+
+  Record forward(const Record& inputs) const override {
+    auto options = current_execution_snapshot();
+    if (sequential_ || !options->use_parallel)
+      return composite_->forward(inputs);
+    auto started = std::chrono::steady_clock::now();
+    auto frame = make_frame(options);
+    Record output;
+    try {
+      InterceptScope intercept{frame.get()};
+      output = composite_->forward(inputs);
+    } catch (...) {
+      frame->abandon();
+      throw;
+    }
+    frame->finish();
+    output = materialize(output);
+    plans_.record(frame->take_plan(), std::chrono::steady_clock::now() - started);
+    return output;
+  }
+
+  JitPlanCache& plans() const noexcept { return plans_; }
+
+private:
+  std::shared_ptr<Frame> make_frame(const ExecutionSnapshot& options) const {
+    const CallContext* parent = current_call_context();
+    auto device = device_for(*options, kind());
+    auto limit = options->max_workers ? static_cast<std::size_t>(*options->max_workers)
+                                      : default_workers(device);
+    CallContext context{options, deadline_for(options), {},
+                        parent != nullptr && parent->budget ? parent->budget
+                                                            : std::make_shared<WorkerBudget>(limit),
+                        parent != nullptr ? parent->span : 0};
+    return std::make_shared<Frame>(std::move(context), device, true);
+  }
+
+  OperatorRef composite_;
+  bool sequential_;
+  mutable JitPlanCache plans_;
+};
+
+const JitOperator& jitted(const OperatorRef& op) {
+  const auto* jit = dynamic_cast<const JitOperator*>(op.get());
+  if (jit == nullptr)
+    throw std::invalid_argument("operator '" + (op ? op.name() : std::string{"(empty)"}) +
+                                "' is not a structural_jit operator");
+  return *jit;
+}
+
+} // namespace
+
+OperatorRef structural_jit(OperatorRef composite, std::string_view execution_strategy) {
+  if (!composite)
+    throw std::invalid_argument("structural_jit: the operator is empty");
+  if (execution_strategy != "auto" && execution_strategy != "parallel" &&
+      execution_strategy != "sequential")
+    throw std::invalid_argument("structural_jit(" + composite.name() +
+                                "): execution_strategy '" + std::string{execution_strategy} +
+                                "' is not one of auto, parallel, sequential");
+  return make_operator<JitOperator>(std::move(composite), execution_strategy == "sequential");
+}
+
+JitStats jit_stats(const OperatorRef& op) { return jitted(op).plans().stats(); }
+
+std::vector<JitPlanNode> jit_plan(const OperatorRef& op) { return jitted(op).plans().plan(); }
+
+std::string jit_plan_dot(const OperatorRef& op) {
+  return plan_to_dot(op.name(), jitted(op).plans().plan());
+}
+
+} // namespace ember::xcs
