@@ -69,7 +69,9 @@ void run_body(const std::shared_ptr<ActorCall>& call, const OperatorRef& op, Rec
 
 caf::behavior operator_behavior(caf::event_based_actor* self, OperatorRef op,
                                 std::shared_ptr<detail::RuntimeCore> core) {
-  auto pending = std::make_shared<std::unordered_map<std::uint64_t, std::shared_ptr<ActorCall>>>();
+  // Weak: a call that already replied is freed when its body ends, not when
+  // its deadline timer fires.
+  auto pending = std::make_shared<std::unordered_map<std::uint64_t, std::weak_ptr<ActorCall>>>();
   auto next_id = std::make_shared<std::uint64_t>(0);
   auto invoke = [=](Record& inputs, Envelope envelope) {
     auto call = std::make_shared<ActorCall>();
@@ -110,9 +112,9 @@ caf::behavior operator_behavior(caf::event_based_actor* self, OperatorRef op,
       auto found = pending->find(id);
       if (found == pending->end())
         return;
-      auto call = found->second;
+      auto call = found->second.lock();
       pending->erase(found);
-      if (call->replied.exchange(true))
+      if (!call || call->replied.exchange(true))
         return;
       call->stop.request_stop();
       call->promise.deliver(make_error(

@@ -29,6 +29,9 @@ public:
 
   void release() noexcept { available_.fetch_add(1, std::memory_order_release); }
 
+  /// Whether a permit is free right now (a hint: another thread may take it).
+  bool any_available() const noexcept { return available_.load(std::memory_order_relaxed) > 0; }
+
 private:
   std::size_t limit_;
   std::atomic<std::ptrdiff_t> available_;

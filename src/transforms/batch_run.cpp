@@ -308,7 +308,10 @@ BatchOutcome run_batch(const BatchSpec& spec) {
     chained.emplace(parent->stop, std::function<void()>{[state] { state->cancel(); }});
 
   // Asynchronous bodies need no helper threads: the caller starts them all.
-  std::size_t helpers = async || workers < 2 ? 0 : workers - 1;
+  // No permit free (nested in a saturated call): the caller works alone and
+  // no supervisor is spawned just to find that out.
+  std::size_t helpers =
+      async || workers < 2 || !context.budget->any_available() ? 0 : workers - 1;
   caf::actor supervising;
   if (helpers > 0 || context.deadline) {
     auto core = runtime_core();
