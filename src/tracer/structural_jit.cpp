@@ -4,8 +4,10 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
+#include "ember/core/exceptions.hpp"
 #include "ember/core/types/detail/pending_record.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "runtime/call_context.hpp"
@@ -120,8 +122,13 @@ public:
   // call order) is rethrown, as the plain forward would have thrown it.
   void finish() {
     work();
-    for (const auto& call : calls_)
+    // After a stop, work() left queued calls alone; claiming them here ends
+    // them as cancelled (JitCall::run), so nothing waits for a call no one runs.
+    for (const auto& call : calls_) {
+      if (call->try_claim())
+        call->run();
       call->wait();
+    }
     for (const auto& call : calls_)
       if (auto error = call->error())
         std::rethrow_exception(error);
@@ -129,6 +136,11 @@ public:
 
   // The forward threw: calls not started never start.
   void abandon() { stop_.request_stop(); }
+
+  // A cancelled enclosing call (its deadline, a failure) stops these calls too.
+  void follow(const std::stop_token& parent) {
+    following_.emplace(parent, std::function<void()>{[this] { stop_.request_stop(); }});
+  }
 
   std::vector<JitPlanNode> take_plan() { return std::move(plan_); }
 
@@ -172,6 +184,7 @@ private:
   Device device_;
   bool parallel_;
   std::stop_source stop_;
+  std::optional<std::stop_callback<std::function<void()>>> following_;
   std::vector<std::shared_ptr<JitCall>> calls_; // the forward's thread only
   std::vector<JitPlanNode> plan_;
   std::mutex mutex_;
@@ -184,6 +197,9 @@ void JitCall::run() {
   Record result;
   std::exception_ptr error;
   try {
+    if (context_.stop.stop_requested())
+      throw CancelledError("operator '" + op_->name() +
+                           "' was not started: its structural_jit call was cancelled");
     result = invoke_body(*op_, inputs_, options_, {"structural_jit", static_cast<std::int64_t>(index_), -1});
   } catch (...) {
     error = std::current_exception();
@@ -260,7 +276,10 @@ private:
                         parent != nullptr && parent->budget ? parent->budget
                                                             : std::make_shared<WorkerBudget>(limit),
                         parent != nullptr ? parent->span : 0};
-    return std::make_shared<Frame>(std::move(context), device, true);
+    auto frame = std::make_shared<Frame>(std::move(context), device, true);
+    if (parent != nullptr)
+      frame->follow(parent->stop);
+    return frame;
   }
 
   OperatorRef composite_;
