@@ -118,9 +118,10 @@ public:
     }
   }
 
-  // After the forward returned: every call has run; the first failure (in
-  // call order) is rethrown, as the plain forward would have thrown it.
-  void finish() {
+  // After the forward ended: every call has run; the first failure in call
+  // order is rethrown, as the plain forward would have thrown it at that
+  // call; otherwise `own`, what the forward itself threw, if anything.
+  void finish(std::exception_ptr own = nullptr) {
     work();
     // After a stop, work() left queued calls alone; claiming them here ends
     // them as cancelled (JitCall::run), so nothing waits for a call no one runs.
@@ -132,6 +133,8 @@ public:
     for (const auto& call : calls_)
       if (auto error = call->error())
         std::rethrow_exception(error);
+    if (own)
+      std::rethrow_exception(own);
   }
 
   // The forward threw: calls not started never start.
@@ -251,14 +254,22 @@ public:
     auto started = std::chrono::steady_clock::now();
     auto frame = make_frame(options);
     Record output;
+    std::exception_ptr thrown;
     try {
       InterceptScope intercept{frame.get()};
       output = composite_->forward(inputs);
-    } catch (...) {
+    } catch (const TimeoutError&) {
+      frame->abandon(); // out of time: nothing more is run
+      throw;
+    } catch (const CancelledError&) {
       frame->abandon();
       throw;
+    } catch (...) {
+      // The forward may have read a later call's failure while an earlier,
+      // unread call failed too: the plain forward would throw the earlier.
+      thrown = std::current_exception();
     }
-    frame->finish();
+    frame->finish(thrown);
     output = materialize(output);
     plans_.record(frame->take_plan(), std::chrono::steady_clock::now() - started);
     return output;
