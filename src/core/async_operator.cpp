@@ -19,6 +19,17 @@ struct Completion::Slot {
       deliver(nullptr, std::make_exception_ptr(ExecutionError(
                            "an asynchronous operator body ended without completing")));
   }
+
+  // Hands the outcome over once and lets go of the receiver: a body that
+  // keeps its Completion (in a timer, a stop callback) must not keep the
+  // finished batch alive through it.
+  void deliver_once(Record* outputs, std::exception_ptr error) {
+    if (delivered.exchange(true))
+      return;
+    Deliver receiver;
+    receiver.swap(deliver);
+    receiver(outputs, std::move(error));
+  }
 };
 
 Completion::Completion(Deliver deliver, std::stop_token stop)
@@ -26,15 +37,9 @@ Completion::Completion(Deliver deliver, std::stop_token stop)
   slot_->deliver = std::move(deliver);
 }
 
-void Completion::succeed(Record outputs) const {
-  if (!slot_->delivered.exchange(true))
-    slot_->deliver(&outputs, nullptr);
-}
+void Completion::succeed(Record outputs) const { slot_->deliver_once(&outputs, nullptr); }
 
-void Completion::fail(std::exception_ptr error) const {
-  if (!slot_->delivered.exchange(true))
-    slot_->deliver(nullptr, std::move(error));
-}
+void Completion::fail(std::exception_ptr error) const { slot_->deliver_once(nullptr, std::move(error)); }
 
 Record AsyncOperator::forward(const Record& inputs) const {
   auto outcome = std::make_shared<std::promise<Record>>();
