@@ -13,6 +13,7 @@
 
 #include "ember/core/exceptions.hpp"
 #include "graph/graph_structure.hpp"
+#include "runtime/failure.hpp"
 #include "runtime/call_context.hpp"
 #include "runtime/executors.hpp"
 #include "runtime/invoke.hpp"
@@ -27,15 +28,6 @@ using finished_atom = caf::atom_constant<caf::atom("e_done")>;
 
 enum class NodeStatus : unsigned char { waiting, finished, failed, skipped };
 
-std::string message_of(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "a non-standard exception";
-  }
-}
 
 // The inputs of a node with predecessors: their outputs through the incoming
 // edges, in edge insertion order.
@@ -261,19 +253,11 @@ private:
   }
 
   [[noreturn]] void rethrow_failure(const Failure& failure) const {
-    try {
-      std::rethrow_exception(failure.error);
-    } catch (const TimeoutError&) {
-      throw; // a deadline is the caller's outcome, not this node's fault
-    } catch (const CancelledError&) {
-      throw;
-    } catch (...) {
-      const auto& node = graph_->nodes[failure.node];
-      std::throw_with_nested(ExecutionError("graph: node '" + node.id + "' (operator '" +
-                                            node.op.name() +
-                                            "') failed: " + message_of(failure.error)));
-    }
+    const auto& node = graph_->nodes[failure.node];
+    rethrow_as_execution_error(failure.error, "graph: node '" + node.id + "' (operator '" +
+                                                  node.op.name() + "') failed");
   }
+
 
   std::shared_ptr<const GraphStructure> graph_;
   Record inputs_;

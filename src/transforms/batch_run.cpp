@@ -11,6 +11,7 @@
 #include "ember/core/registry/operator/base/async_operator.hpp"
 #include "runtime/call_context.hpp"
 #include "runtime/executors.hpp"
+#include "runtime/failure.hpp"
 #include "runtime/invoke.hpp"
 #include "runtime/runtime_core.hpp"
 
@@ -207,30 +208,13 @@ private:
     changed_.notify_all();
   }
 
-  static std::string message_of(const std::exception_ptr& error) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      return e.what();
-    } catch (...) {
-      return "a non-standard exception";
-    }
+  [[noreturn]] void rethrow_failure(const Failure& failure) const {
+    rethrow_as_execution_error(failure.error, spec_.name + ": item " +
+                                                  std::to_string(failure.index) + " of " +
+                                                  std::to_string(spec_.size) +
+                                                  " failed in operator '" + spec_.op->name() + "'");
   }
 
-  [[noreturn]] void rethrow_failure(const Failure& failure) const {
-    try {
-      std::rethrow_exception(failure.error);
-    } catch (const TimeoutError&) {
-      throw; // a deadline is the caller's outcome, not this item's fault
-    } catch (const CancelledError&) {
-      throw;
-    } catch (...) {
-      std::throw_with_nested(ExecutionError(
-          spec_.name + ": item " + std::to_string(failure.index) + " of " +
-          std::to_string(spec_.size) + " failed in operator '" + spec_.op->name() +
-          "': " + message_of(failure.error)));
-    }
-  }
 
   BatchSpec spec_;
   CallContext context_;

@@ -1,0 +1,29 @@
+#include "runtime/failure.hpp"
+
+#include "ember/core/exceptions.hpp"
+
+namespace ember::xcs::detail {
+
+std::string message_of(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "a non-standard exception";
+  }
+}
+
+void rethrow_as_execution_error(const std::exception_ptr& error, const std::string& context) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const TimeoutError&) {
+    throw;
+  } catch (const CancelledError&) {
+    throw;
+  } catch (...) {
+    std::throw_with_nested(ExecutionError(context + ": " + message_of(error)));
+  }
+}
+
+} // namespace ember::xcs::detail

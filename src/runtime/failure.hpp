@@ -1,0 +1,19 @@
+// How a failed body is reported by the runs that supervise many of them
+// (batches, graphs). Private to the runtime.
+#pragma once
+
+#include <exception>
+#include <string>
+
+namespace ember::xcs::detail {
+
+/// what() of the exception, or a fixed text for a non-standard one.
+std::string message_of(const std::exception_ptr& error);
+
+/// Rethrows `error` as ExecutionError(`context` + ": " + its message) with the
+/// original nested; a TimeoutError or CancelledError passes through unchanged:
+/// a deadline or a cancellation is the caller's outcome, not the body's fault.
+[[noreturn]] void rethrow_as_execution_error(const std::exception_ptr& error,
+                                             const std::string& context);
+
+} // namespace ember::xcs::detail
