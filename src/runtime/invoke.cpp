@@ -27,16 +27,30 @@ Record traced(const Operator& op, const Record& inputs, const ExecutionSnapshot&
 
 Record invoke_body(const Operator& op, const Record& inputs, const ExecutionSnapshot& options,
                    const BodyLabel& label) {
-  if (options->enable_caching && op.memoizable())
-    return result_cache().get_or_compute(op, inputs, [&] {
-      auto result = traced(op, inputs, options, label);
-      // A body stopped by its deadline may return early with a partial
-      // result: never memoize that.
-      if (const CallContext* context = current_call_context();
-          context != nullptr && context->stop.stop_requested())
-        throw CancelledError("operator '" + op.name() + "' was cancelled; its result is not cached");
-      return result;
-    });
+  if (options->enable_caching && op.memoizable()) {
+    const CallContext* caller = current_call_context();
+    auto stop = caller != nullptr ? caller->stop : std::stop_token{};
+    // Bounded: a body that throws CancelledError by itself must not loop.
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return result_cache().get_or_compute(op, inputs, [&] {
+          auto result = traced(op, inputs, options, label);
+          // A body stopped by its deadline may return early with a partial
+          // result: never memoize that.
+          if (const CallContext* context = current_call_context();
+              context != nullptr && context->stop.stop_requested())
+            throw CancelledError("operator '" + op.name() +
+                                 "' was cancelled; its result is not cached");
+          return result;
+        });
+      } catch (const CancelledError&) {
+        // Joined another call's computation that was cancelled: that is not
+        // this call's outcome; compute afresh unless this call is stopped too.
+        if (stop.stop_requested() || attempt == 3)
+          throw;
+      }
+    }
+  }
   return traced(op, inputs, options, label);
 }
 

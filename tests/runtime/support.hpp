@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <string>
 #include <functional>
 #include <thread>
 
@@ -21,6 +23,15 @@ inline bool eventually(const std::function<bool()>& condition,
     std::this_thread::yield();
   }
   return true;
+}
+
+/// This process's OS threads, from /proc/self/status (-1 if unreadable).
+inline int os_threads() {
+  std::ifstream status{"/proc/self/status"};
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Threads:", 0) == 0)
+      return std::stoi(line.substr(8));
+  return -1;
 }
 
 /// A gate bodies block on until the test opens it (bounded, so a broken test

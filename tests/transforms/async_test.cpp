@@ -16,6 +16,7 @@
 using namespace ember;
 using namespace ember::xcs;
 using namespace std::chrono_literals;
+using ember::testing::os_threads;
 
 namespace {
 
@@ -53,14 +54,6 @@ List range(std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i)
     xs.emplace_back(i);
   return xs;
-}
-
-int os_threads() {
-  std::ifstream status{"/proc/self/status"};
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("Threads:", 0) == 0)
-      return std::stoi(line.substr(8));
-  return -1;
 }
 
 } // namespace

@@ -19,6 +19,7 @@
 using namespace ember;
 using namespace ember::xcs;
 using namespace std::chrono_literals;
+using ember::testing::os_threads;
 using ember::testing::eventually;
 using ember::testing::Gate;
 
@@ -47,14 +48,6 @@ struct Concurrency {
   }
   void leave() { --running; }
 };
-
-int os_threads() {
-  std::ifstream status{"/proc/self/status"};
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("Threads:", 0) == 0)
-      return std::stoi(line.substr(8));
-  return -1;
-}
 
 std::string thread_name() {
   char name[16] = {};
