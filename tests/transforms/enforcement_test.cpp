@@ -111,7 +111,6 @@ TEST_CASE("nested pmap of vmap shares one budget of max_workers", "[options][max
     concurrency.leave();
     return in;
   }, {}, OperatorKind::io);
-  int threads_before = os_threads();
   std::atomic<int> threads_peak{0};
   auto probe = function_operator("Probe", [&](const Record& in) {
     threads_peak = std::max(threads_peak.load(), os_threads());
@@ -121,8 +120,11 @@ TEST_CASE("nested pmap of vmap shares one budget of max_workers", "[options][max
   pmap(vmap(probe), 4)(Record{{"x", range(64)}});
   CHECK(concurrency.peak <= 8);
   CHECK(concurrency.peak >= 4);
-  // Threads: the budget's 8 workers at most, plus CAF and pool bookkeeping.
-  CHECK(threads_peak - threads_before <= 8 + 4);
+  // Threads: the budget's 8 workers (the caller among them), the runtime's
+  // fixed ones (actor-system owner, 2 CAF workers, CAF clock and printer) and
+  // slack for a pool thread started while another was between task and idle.
+  // Without the shared budget this nesting would run 4 x 8 bodies at once.
+  CHECK(threads_peak <= 8 + 5 + 3);
 }
 
 TEST_CASE("a deadline throws on time and queued items never start", "[options][timeout]") {
