@@ -310,3 +310,19 @@ TEST_CASE("tracing keeps a scope opened inside a body in force", "[options][trac
   outer(Record{});
   CHECK_FALSE(inner_parallel);
 }
+
+TEST_CASE("a body throwing a non-standard exception is reported, not lost", "[failures]") {
+  auto op = function_operator("ThrowsInt", [](const Record& in) -> Record {
+    if (in.get<std::int64_t>("x") == 1)
+      throw 42;
+    return in;
+  });
+  CHECK_THROWS_WITH(vmap(op)(Record{{"x", range(3)}}),
+                    "vmap(ThrowsInt): item 1 of 3 failed in operator 'ThrowsInt': a non-standard "
+                    "exception");
+  auto scope = execution_options({.fail_fast = false});
+  auto out = vmap(op)(Record{{"x", range(3)}});
+  REQUIRE(out.get<List>("_errors").size() == 1);
+  CHECK(out.get<List>("_errors")[0].as_record().get<std::string>("message") ==
+        "a non-standard exception");
+}
