@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "global_defaults.hpp"
+
 #include <atomic>
 #include <latch>
 #include <stdexcept>
@@ -12,20 +14,9 @@
 #include <vector>
 
 using namespace ember::xcs;
+using ember::testing::GlobalDefaultsOnExit;
 
 namespace {
-
-struct GlobalDefaultsOnExit {
-  GlobalDefaultsOnExit() = default;
-  GlobalDefaultsOnExit(const GlobalDefaultsOnExit&) = delete;
-  GlobalDefaultsOnExit& operator=(const GlobalDefaultsOnExit&) = delete;
-  ~GlobalDefaultsOnExit() {
-    set_execution_options({.use_parallel = true,
-                           .max_workers = std::optional<int>{},
-                           .enable_caching = false,
-                           .timeout_seconds = std::optional<double>{}});
-  }
-};
 
 // Runs `body` on a fresh thread under `snapshot`, as a worker does.
 template <class Body> void run_on_worker(ExecutionSnapshot snapshot, Body body) {

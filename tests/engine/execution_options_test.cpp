@@ -5,31 +5,17 @@
 
 #include <catch2/catch.hpp>
 
+#include "global_defaults.hpp"
+
 #include <latch>
 #include <limits>
 #include <stdexcept>
 #include <thread>
 
 using namespace ember::xcs;
+using ember::testing::GlobalDefaultsOnExit;
 
 namespace {
-
-// Each case runs as its own process under meson, but the whole program also
-// runs in one; every case that touches the global puts the defaults back.
-struct GlobalDefaultsOnExit {
-  GlobalDefaultsOnExit() = default;
-  GlobalDefaultsOnExit(const GlobalDefaultsOnExit&) = delete;
-  GlobalDefaultsOnExit& operator=(const GlobalDefaultsOnExit&) = delete;
-  ~GlobalDefaultsOnExit() {
-    set_execution_options({.use_parallel = true,
-                           .max_workers = std::optional<int>{},
-                           .device_strategy = "auto",
-                           .enable_caching = false,
-                           .trace_execution = false,
-                           .timeout_seconds = std::optional<double>{},
-                           .scheduler = std::optional<std::string>{}});
-  }
-};
 
 std::string error_text(const ExecutionOptionsUpdate& update) {
   try {
