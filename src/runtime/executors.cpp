@@ -21,10 +21,15 @@ Device device_for(const ExecutionOptions& options, OperatorKind kind) {
                                 "(registered: cpu, io; auto picks by operator kind)");
 }
 
+std::size_t core_count() noexcept {
+  static const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  return cores;
+}
+
 std::size_t default_workers(Device device) {
   if (device == Device::io)
     return runtime_config().blocking_threads;
-  return std::max(1u, std::thread::hardware_concurrency());
+  return core_count();
 }
 
 } // namespace ember::xcs::detail

@@ -19,6 +19,10 @@ enum class Device {
 /// with no executor registered (gpu), naming the registered ones.
 Device device_for(const ExecutionOptions& options, OperatorKind kind);
 
+/// The machine's cores, read once: std::thread::hardware_concurrency() reads
+/// /sys on every call (microseconds), too slow for a per-call default.
+std::size_t core_count() noexcept;
+
 /// max_workers when the options leave it unset: the cores for cpu, the io
 /// pool's thread cap for io.
 std::size_t default_workers(Device device);

@@ -6,9 +6,9 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
-#include <thread>
 
 #include "ember/xcs/runtime/operator_actor.hpp"
+#include "runtime/executors.hpp"
 #include "runtime/runtime_core.hpp"
 
 namespace ember::xcs::detail {
@@ -26,7 +26,7 @@ public:
 };
 
 std::size_t default_scheduler_threads() {
-  return std::max(1u, std::thread::hardware_concurrency());
+  return core_count();
 }
 
 // The process-wide runtime slot. Leaked on purpose: program exit runs

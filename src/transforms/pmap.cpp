@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <stdexcept>
-#include <thread>
 
 #include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
+#include "runtime/executors.hpp"
 #include "transforms/batch_layout.hpp"
 #include "transforms/batch_output.hpp"
 
@@ -127,7 +127,7 @@ OperatorRef pmap(OperatorRef op, std::optional<int> num_workers) {
                                 std::to_string(*num_workers) +
                                 "; allowed: a positive integer, or unset for the number of cores");
   auto workers = num_workers ? static_cast<std::size_t>(*num_workers)
-                             : std::max<std::size_t>(1, std::thread::hardware_concurrency());
+                             : detail::core_count();
   return make_operator<PmapOperator>(std::move(op), workers);
 }
 
