@@ -149,7 +149,7 @@ Value& Value::operator=(Value&& other) noexcept {
   return *this;
 }
 
-Value::~Value() {
+void Value::tear_down() noexcept {
   std::vector<Value> pending;
   unlink_nested(pending);
   drain(pending);
@@ -234,7 +234,7 @@ Record::Record(std::vector<Entry> entries) {
     impl_ = std::make_shared<Impl>(Impl{std::move(entries)});
 }
 
-Record::~Record() {
+void Record::tear_down() noexcept {
   std::vector<Value> pending;
   unlink_nested(pending);
   Value::drain(pending);

@@ -66,7 +66,10 @@ public:
   Record& operator=(const Record&) noexcept = default;
   Record& operator=(Record&&) noexcept = default;
   // Tears down deeply nested values without recursion (see Value::~Value).
-  ~Record();
+  ~Record() {
+    if (impl_)
+      tear_down();
+  }
 
   // Reading a record that structural_jit left pending waits for its value and
   // rethrows its failure; hence no noexcept on the readers.
@@ -115,6 +118,7 @@ private:
   // The storage to change in place: this record's own, or a private copy of it.
   Impl& mutable_impl();
   void unlink_nested(std::vector<Value>& pending) noexcept;
+  void tear_down() noexcept;
 
   std::shared_ptr<const Impl> impl_;
 };
@@ -146,7 +150,10 @@ public:
   Value& operator=(Value&& other) noexcept;
   // Destroying a list nested 100,000 levels deep must not overflow the stack:
   // the last owner unlinks nested storage into a work list instead of recursing.
-  ~Value();
+  ~Value() {
+    if (is_list() || is_record())
+      tear_down();
+  }
 
   ValueKind kind() const noexcept { return static_cast<ValueKind>(data_.index()); }
   bool is_null() const noexcept { return kind() == ValueKind::null; }
@@ -193,6 +200,7 @@ private:
   [[noreturn]] void throw_wrong_kind(ValueKind expected) const;
   // Moves nested lists and records that only this value owns into `pending`.
   void unlink_nested(std::vector<Value>& pending) noexcept;
+  void tear_down() noexcept;
   // Destroys `pending` one level at a time, unlinking as it goes.
   static void drain(std::vector<Value>& pending) noexcept;
 
