@@ -38,29 +38,46 @@ std::string describe_cycle(const GraphStructure& graph, const std::vector<std::s
   return text;
 }
 
-} // namespace
-
-std::vector<std::size_t> GraphStructure::order() const {
-  std::vector<std::size_t> pending(nodes.size());
+// Kahn's algorithm, lowest insertion index first among the ready nodes.
+std::vector<std::size_t> topological_order(const GraphStructure& graph) {
+  std::vector<std::size_t> pending(graph.nodes.size());
   std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready;
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    pending[i] = nodes[i].inbound.size();
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    pending[i] = graph.nodes[i].inbound.size();
     if (pending[i] == 0)
       ready.push(i);
   }
   std::vector<std::size_t> sorted;
-  sorted.reserve(nodes.size());
+  sorted.reserve(graph.nodes.size());
   while (!ready.empty()) {
     auto node = ready.top();
     ready.pop();
     sorted.push_back(node);
-    for (auto edge : nodes[node].outbound)
-      if (--pending[edge_to[edge]] == 0)
-        ready.push(edge_to[edge]);
+    for (auto edge : graph.nodes[node].outbound)
+      if (--pending[graph.edge_to[edge]] == 0)
+        ready.push(graph.edge_to[edge]);
   }
-  if (sorted.size() != nodes.size())
-    throw GraphCycleError(describe_cycle(*this, pending));
+  if (sorted.size() != graph.nodes.size())
+    throw GraphCycleError(describe_cycle(graph, pending));
   return sorted;
+}
+
+} // namespace
+
+std::shared_ptr<const GraphShape> GraphStructure::shape() const {
+  if (auto known = shape_cache.load())
+    return known;
+  auto shape = std::make_shared<GraphShape>();
+  shape->order = topological_order(*this);
+  shape->by_id.resize(nodes.size());
+  for (std::size_t node = 0; node < nodes.size(); ++node) {
+    shape->by_id[node] = node;
+    shape->kinds.push_back(nodes[node].op->kind());
+  }
+  std::sort(shape->by_id.begin(), shape->by_id.end(),
+            [&](auto lhs, auto rhs) { return nodes[lhs].id < nodes[rhs].id; });
+  shape_cache.store(shape);
+  return shape;
 }
 
 } // namespace detail
@@ -110,6 +127,8 @@ Graph::Graph() : structure_(std::make_shared<detail::GraphStructure>()) {}
 detail::GraphStructure& Graph::mutable_structure() {
   if (structure_.use_count() > 1)
     structure_ = std::make_shared<detail::GraphStructure>(*structure_);
+  else
+    structure_->changing();
   return *structure_;
 }
 
@@ -169,7 +188,7 @@ const std::vector<GraphEdge>& Graph::edges() const noexcept { return structure_-
 
 std::vector<std::string> Graph::topological_order() const {
   std::vector<std::string> ids;
-  for (auto node : structure_->order())
+  for (auto node : structure_->shape()->order)
     ids.push_back(structure_->nodes[node].id);
   return ids;
 }
@@ -178,7 +197,7 @@ std::vector<std::vector<std::string>> Graph::waves() const {
   const auto& graph = *structure_;
   std::vector<std::size_t> level(graph.nodes.size(), 0);
   std::size_t depth = 0;
-  for (auto node : graph.order()) {
+  for (auto node : graph.shape()->order) {
     for (auto edge : graph.nodes[node].inbound)
       level[node] = std::max(level[node], level[graph.edge_from[edge]] + 1);
     depth = std::max(depth, level[node] + 1);

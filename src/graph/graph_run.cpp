@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -63,11 +64,13 @@ Record gather_inputs(const GraphStructure& graph, std::size_t node,
 // read by them only after they were popped under the lock.
 class GraphRun : public std::enable_shared_from_this<GraphRun> {
 public:
-  GraphRun(std::shared_ptr<const GraphStructure> graph, Record inputs, CallContext context,
-           const ExecutionOptions& options, std::vector<Device> devices)
-      : graph_(std::move(graph)), inputs_(std::move(inputs)), context_(std::move(context)),
-        fail_fast_(options.fail_fast), parallel_(options.use_parallel),
-        devices_(std::move(devices)), outputs_(graph_->nodes.size()),
+  GraphRun(std::shared_ptr<const GraphStructure> graph, std::shared_ptr<const GraphShape> shape,
+           Record inputs, CallContext context, const ExecutionOptions& options,
+           std::array<Device, 2> device_of_kind)
+      : graph_(std::move(graph)), shape_(std::move(shape)), inputs_(std::move(inputs)),
+        context_(std::move(context)), fail_fast_(options.fail_fast),
+        parallel_(options.use_parallel), device_of_kind_(device_of_kind),
+        outputs_(graph_->nodes.size()),
         status_(graph_->nodes.size(), NodeStatus::waiting), pending_(graph_->nodes.size()),
         blocked_(graph_->nodes.size(), false), remaining_(graph_->nodes.size()) {
     context_.stop = stop_.get_token();
@@ -141,13 +144,16 @@ public:
                            "running or queued");
       throw CancelledError("graph: cancelled by its enclosing call");
     }
+    // In id order every insertion lands at the end, after one comparison.
     GraphResult result;
-    for (std::size_t node = 0; node < outputs_.size(); ++node) {
+    result.outputs.reserve(outputs_.size() - failures_.size() - skipped_);
+    result.skipped.reserve(skipped_);
+    for (auto node : shape_->by_id) {
       const auto& id = graph_->nodes[node].id;
       if (status_[node] == NodeStatus::finished)
-        result.outputs.emplace(id, std::move(*outputs_[node]));
+        result.outputs.emplace_hint(result.outputs.end(), id, std::move(*outputs_[node]));
       else if (status_[node] == NodeStatus::skipped)
-        result.skipped.insert(id);
+        result.skipped.emplace_hint(result.skipped.end(), id);
     }
     for (auto& [node, message] : failures_)
       result.failed.emplace(graph_->nodes[node].id, std::move(message));
@@ -198,7 +204,8 @@ private:
   // predecessor failed or was skipped: then it is skipped, and so on downstream.
   bool release_successors(std::size_t node) {
     bool newly_ready = false;
-    std::vector<std::size_t> ended{node};
+    auto& ended = ended_;
+    ended.push_back(node);
     while (!ended.empty()) {
       auto from = ended.back();
       ended.pop_back();
@@ -210,6 +217,7 @@ private:
           continue;
         if (blocked_[to]) {
           status_[to] = NodeStatus::skipped;
+          ++skipped_;
           --remaining_;
           ended.push_back(to);
         } else {
@@ -232,7 +240,7 @@ private:
     for (auto wanted = ready_.size(); wanted > taken; --wanted) {
       if (!context_.budget->try_acquire())
         break;
-      helpers.push_back(devices_[ready_.top()]);
+      helpers.push_back(device_of(ready_.top()));
       ++starting_;
     }
     return helpers;
@@ -252,6 +260,10 @@ private:
     lock.lock();
   }
 
+  Device device_of(std::size_t node) const {
+    return device_of_kind_[static_cast<std::size_t>(shape_->kinds[node])];
+  }
+
   [[noreturn]] void rethrow_failure(const Failure& failure) const {
     const auto& node = graph_->nodes[failure.node];
     rethrow_as_execution_error(failure.error, "graph: node '" + node.id + "' (operator '" +
@@ -260,16 +272,19 @@ private:
 
 
   std::shared_ptr<const GraphStructure> graph_;
+  std::shared_ptr<const GraphShape> shape_;
   Record inputs_;
   CallContext context_;
   bool fail_fast_;
   bool parallel_;
-  std::vector<Device> devices_;
+  std::array<Device, 2> device_of_kind_; ///< indexed by OperatorKind
   std::vector<std::optional<Record>> outputs_;
   std::vector<NodeStatus> status_;
   std::vector<std::size_t> pending_;
   std::vector<bool> blocked_;
+  std::vector<std::size_t> ended_; ///< release_successors' worklist, kept for reuse
   std::size_t remaining_;
+  std::size_t skipped_ = 0;
   // Lowest insertion index first: one thread alone runs topological_order().
   std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready_;
   std::size_t idle_ = 0;
@@ -297,12 +312,14 @@ caf::behavior supervisor(caf::event_based_actor* self, std::shared_ptr<GraphRun>
 }
 
 // max_workers, or by default enough for the most concurrent device in use.
-std::size_t worker_limit(const ExecutionOptions& options, const std::vector<Device>& devices) {
+std::size_t worker_limit(const ExecutionOptions& options, const GraphShape& shape,
+                         std::array<Device, 2> device_of_kind) {
   if (options.max_workers)
     return static_cast<std::size_t>(*options.max_workers);
   std::size_t limit = 1;
-  for (auto device : devices)
-    limit = std::max(limit, default_workers(device));
+  for (auto kind : {OperatorKind::cpu, OperatorKind::io})
+    if (std::find(shape.kinds.begin(), shape.kinds.end(), kind) != shape.kinds.end())
+      limit = std::max(limit, default_workers(device_of_kind[static_cast<std::size_t>(kind)]));
   return limit;
 }
 
@@ -312,23 +329,23 @@ GraphResult run_graph(std::shared_ptr<const GraphStructure> graph, const Record&
   if (on_scheduler_thread())
     throw std::logic_error("Graph::run was called on a CAF scheduler thread, where blocking "
                            "node bodies would stall the actor system");
-  graph->order(); // a cycle is an error before anything runs
+  auto shape = graph->shape(); // a cycle is an error before anything runs
   if (graph->nodes.empty())
     return {};
   auto options = current_execution_snapshot();
   const CallContext* parent = current_call_context();
-  std::vector<Device> devices;
-  for (const auto& node : graph->nodes)
-    devices.push_back(device_for(*options, node.op->kind()));
+  std::array<Device, 2> device_of_kind{device_for(*options, OperatorKind::cpu),
+                                       device_for(*options, OperatorKind::io)};
   CallContext context{options, deadline_for(options), {},
                       parent != nullptr && parent->budget
                           ? parent->budget
-                          : std::make_shared<WorkerBudget>(worker_limit(*options, devices)),
+                          : std::make_shared<WorkerBudget>(
+                                worker_limit(*options, *shape, device_of_kind)),
                       parent != nullptr ? parent->span : 0};
   if (context.deadline && Clock::now() >= *context.deadline)
     throw TimeoutError("graph: the deadline of timeout_seconds passed before it started");
-  auto run = std::make_shared<GraphRun>(std::move(graph), inputs, std::move(context), *options,
-                                        std::move(devices));
+  auto run = std::make_shared<GraphRun>(std::move(graph), std::move(shape), inputs,
+                                        std::move(context), *options, device_of_kind);
   // A cancelled enclosing call cancels this run too.
   std::optional<std::stop_callback<std::function<void()>>> chained;
   if (parent != nullptr)

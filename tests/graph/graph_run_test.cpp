@@ -5,6 +5,7 @@
 #include <atomic>
 #include <latch>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "../runtime/support.hpp"
@@ -229,8 +230,8 @@ TEST_CASE("With fail_fast false independent branches finish and downstream nodes
   auto result = graph.run(Record{{"value", 4}});
   CHECK(result.at("after_good") == Record{{"result", 24}});
   CHECK(result.outputs.size() == 3);
-  CHECK(result.failed == std::map<std::string, std::string>{{"bad", "boom"}});
-  CHECK(result.skipped == std::set<std::string>{"after_bad", "join"});
+  CHECK(result.failed == boost::container::flat_map<std::string, std::string>{{"bad", "boom"}});
+  CHECK(result.skipped == boost::container::flat_set<std::string>{"after_bad", "join"});
   CHECK_FALSE(result.ok());
   CHECK_THROWS_WITH(result.at("join"), Contains("skipped"));
   CHECK_THROWS_WITH(result.at("bad"), Contains("failed: boom"));

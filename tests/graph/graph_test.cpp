@@ -114,3 +114,21 @@ TEST_CASE("A copied graph changes independently of its original", "[graph][build
   CHECK(original.edges().empty());
   CHECK(copy.topological_order() == Ids{"a", "b"});
 }
+
+// The order is computed once and kept with the graph's storage: a change made
+// after it was read must be seen, whether the storage is changed in place or
+// copied because a copy of the graph still shares it.
+TEST_CASE("A graph changed after its order was read orders its new shape", "[graph][order]") {
+  Graph graph;
+  graph.add_node("a", identity("A")).add_node("b", identity("B")).add_edge("a", "b");
+  REQUIRE(graph.topological_order() == Ids{"a", "b"});
+
+  graph.add_node("c", identity("C")).add_edge("c", "a");
+  CHECK(graph.topological_order() == Ids{"c", "a", "b"});
+
+  Graph shared = graph;
+  graph.add_edge("b", "c");
+  CHECK_THROWS_AS(graph.topological_order(), GraphCycleError);
+  CHECK_THROWS_AS(graph.run(Record{}), GraphCycleError);
+  CHECK(shared.topological_order() == Ids{"c", "a", "b"});
+}

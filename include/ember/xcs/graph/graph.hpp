@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <map>
 #include <memory>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/container/flat_map.hpp>
+#include <boost/container/flat_set.hpp>
 
 #include "ember/core/registry/operator/base/operator_ref.hpp"
 #include "ember/core/types/record.hpp"
@@ -37,15 +39,17 @@ struct GraphEdge {
   FieldMapping mapping{};
 };
 
-/// What one run produced, by node id.
+/// What one run produced, by node id. Sorted flat containers (the interface
+/// of std::map and std::set): a run fills each with one allocation, where a
+/// node-based map would allocate once per graph node.
 struct GraphResult {
   /// The output of every node that finished.
-  std::map<std::string, Record> outputs{};
+  boost::container::flat_map<std::string, Record> outputs{};
   /// fail_fast = false only: node id -> the message of its failure.
-  std::map<std::string, std::string> failed{};
+  boost::container::flat_map<std::string, std::string> failed{};
   /// fail_fast = false only: nodes that never ran because a node upstream of
   /// them failed (or was itself skipped).
-  std::set<std::string> skipped{};
+  boost::container::flat_set<std::string> skipped{};
 
   /// The output of node `id`; throws std::out_of_range saying whether the node
   /// failed, was skipped or does not exist.
