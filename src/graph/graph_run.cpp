@@ -10,7 +10,6 @@
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <queue>
 
 #include "ember/core/exceptions.hpp"
 #include "graph/graph_structure.hpp"
@@ -74,10 +73,10 @@ public:
         status_(graph_->nodes.size(), NodeStatus::waiting), pending_(graph_->nodes.size()),
         blocked_(graph_->nodes.size(), false), remaining_(graph_->nodes.size()) {
     context_.stop = stop_.get_token();
-    for (std::size_t node = 0; node < pending_.size(); ++node) {
+    for (std::size_t node = pending_.size(); node-- > 0;) {
       pending_[node] = graph_->nodes[node].inbound.size();
-      if (pending_[node] == 0)
-        ready_.push(node);
+      if (pending_[node] == 0 && parallel_)
+        ready_.push_back(node);
     }
   }
 
@@ -96,6 +95,8 @@ public:
   // permit back, and a finishing node recruits anew when needed.
   void work(bool caller) {
     CallScope scope{context_};
+    if (!parallel_)
+      return run_in_order();
     std::unique_lock lock{mutex_};
     if (!caller)
       --starting_;
@@ -117,18 +118,10 @@ public:
       }
       if (settled())
         return;
-      auto node = ready_.top();
-      ready_.pop();
+      auto node = ready_.back();
+      ready_.pop_back();
       lock.unlock();
-      std::optional<Record> output;
-      std::exception_ptr error;
-      try {
-        output = run_node(node);
-      } catch (...) {
-        error = std::current_exception();
-      }
-      lock.lock();
-      complete(node, std::move(output), error);
+      run_and_complete(node, lock);
     }
   }
 
@@ -165,6 +158,33 @@ private:
     std::size_t node;
     std::exception_ptr error;
   };
+
+  // use_parallel = false: topological_order() on the calling thread.
+  void run_in_order() {
+    std::unique_lock lock{mutex_};
+    for (auto node : shape_->order) {
+      if (settled())
+        return;
+      if (status_[node] == NodeStatus::skipped)
+        continue;
+      lock.unlock();
+      run_and_complete(node, lock);
+    }
+  }
+
+  // Runs the node unlocked and records its outcome under the lock, which it
+  // returns holding.
+  void run_and_complete(std::size_t node, std::unique_lock<std::mutex>& lock) {
+    std::optional<Record> output;
+    std::exception_ptr error;
+    try {
+      output = run_node(node);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    complete(node, std::move(output), error);
+  }
 
   bool settled() const {
     return first_failure_ || stop_.stop_requested() || remaining_ == 0;
@@ -220,8 +240,8 @@ private:
           ++skipped_;
           --remaining_;
           ended.push_back(to);
-        } else {
-          ready_.push(to);
+        } else if (parallel_) {
+          ready_.push_back(to);
           newly_ready = true;
         }
       }
@@ -240,7 +260,7 @@ private:
     for (auto wanted = ready_.size(); wanted > taken; --wanted) {
       if (!context_.budget->try_acquire())
         break;
-      helpers.push_back(device_of(ready_.top()));
+      helpers.push_back(device_of(ready_[wanted - 1]));
       ++starting_;
     }
     return helpers;
@@ -285,8 +305,9 @@ private:
   std::vector<std::size_t> ended_; ///< release_successors' worklist, kept for reuse
   std::size_t remaining_;
   std::size_t skipped_ = 0;
-  // Lowest insertion index first: one thread alone runs topological_order().
-  std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready_;
+  // Last released first, so a thread usually runs next the node it just
+  // released, whose inputs are still in its cache. Unused when sequential.
+  std::vector<std::size_t> ready_;
   std::size_t idle_ = 0;
   std::size_t starting_ = 0;
   std::stop_source stop_;
