@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -11,6 +12,17 @@
 
 namespace ember::xcs::detail {
 
+/// A discovered plan as a later call follows it.
+struct CachedPlan {
+  std::vector<JitPlanNode> nodes;
+  /// The most calls on one dependency level (a call's level is one more than
+  /// its deepest producer's): how many can run at once.
+  std::size_t width = 1;
+
+  /// Whether `node` is the plan's call at its index: same operator, same producers.
+  bool expects(const JitPlanNode& node) const;
+};
+
 class JitPlanCache {
 public:
   /// Records the calls one forward made: a cache hit when they match the
@@ -18,10 +30,12 @@ public:
   void record(std::vector<JitPlanNode> plan, std::chrono::nanoseconds took);
   JitStats stats() const;
   std::vector<JitPlanNode> plan() const;
+  /// The cached plan; null before the first call finished.
+  std::shared_ptr<const CachedPlan> cached() const;
 
 private:
   mutable std::mutex mutex_;
-  std::vector<JitPlanNode> plan_;
+  std::shared_ptr<const CachedPlan> plan_;
   JitStats stats_;
 };
 

@@ -1,6 +1,7 @@
 #include "ember/xcs/tracer/structural_jit.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -81,10 +82,14 @@ private:
 
 // The calls of one jitted forward. The forward's thread dispatches; helpers
 // that hold a permit of the call's budget run queued calls until none is left.
+// While the calls follow the cached plan, no more helpers run than the plan
+// has calls that can run at once, less the forward's own thread: a chain
+// runs on that thread alone, with no hand-off. A call that leaves the plan
+// (a data-dependent forward) returns to recruiting a helper per call.
 class Frame final : public CallInterceptor, public std::enable_shared_from_this<Frame> {
 public:
-  Frame(CallContext context, Device device, bool parallel)
-      : context_(std::move(context)), device_(device), parallel_(parallel) {
+  Frame(CallContext context, Device device, std::shared_ptr<const CachedPlan> expected)
+      : context_(std::move(context)), device_(device), expected_(std::move(expected)) {
     context_.stop = stop_.get_token();
   }
 
@@ -93,17 +98,24 @@ public:
   Record intercept(const OperatorRef& op, const Record& inputs) override {
     auto options = current_execution_snapshot();
     auto call = std::make_shared<JitCall>(context_, op, inputs, options, calls_.size());
-    plan_.push_back(JitPlanNode{calls_.size(), op.name(), producers(inputs)});
+    JitPlanNode node{calls_.size(), op.name(), producers(inputs)};
+    if (expected_ && !expected_->expects(node))
+      expected_.reset();
+    plan_.push_back(std::move(node));
     calls_.push_back(call);
     {
       std::lock_guard lock{mutex_};
       queue_.push_back(call);
     }
-    if (parallel_ && context_.budget->try_acquire())
+    bool wanted = !expected_ || helpers_.load() + 1 < expected_->width;
+    if (wanted && context_.budget->try_acquire()) {
+      ++helpers_;
       runtime_core()->executor(device_).post([frame = shared_from_this()] {
         frame->work();
+        --frame->helpers_;
         frame->context_.budget->release();
       });
+    }
     return ember::detail::make_pending_record(call);
   }
 
@@ -185,7 +197,8 @@ private:
 
   CallContext context_;
   Device device_;
-  bool parallel_;
+  std::shared_ptr<const CachedPlan> expected_; // null once the calls left the plan
+  std::atomic<std::size_t> helpers_ = 0;       // posted and not yet back
   std::stop_source stop_;
   std::optional<std::stop_callback<std::function<void()>>> following_;
   std::vector<std::shared_ptr<JitCall>> calls_; // the forward's thread only
@@ -287,7 +300,7 @@ private:
                         parent != nullptr && parent->budget ? parent->budget
                                                             : std::make_shared<WorkerBudget>(limit),
                         parent != nullptr ? parent->span : 0};
-    auto frame = std::make_shared<Frame>(std::move(context), device, true);
+    auto frame = std::make_shared<Frame>(std::move(context), device, plans_.cached());
     if (parent != nullptr)
       frame->follow(parent->stop);
     return frame;

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "../runtime/support.hpp"
 #include "ember/core/registry/operator/base/function_operator.hpp"
@@ -101,9 +104,16 @@ TEST_CASE("an ensemble written as a loop runs its members concurrently", "[jit][
       answers.emplace_back(member(in)); // a plain sequential loop
     return combiner(Record{{"answers", answers}});
   }, {}, OperatorKind::io);
-  auto out = structural_jit(composite)(Record{{"question", "?"}});
-  CHECK(all_overlapped);
-  CHECK(out == Record{{"final_answer", 0}});
+  // The first call discovers the plan, the second follows the cached one.
+  auto jitted = structural_jit(composite);
+  for (int call = 1; call <= 2; ++call) {
+    INFO("call " << call);
+    arrived = 0;
+    auto out = jitted(Record{{"question", "?"}});
+    CHECK(all_overlapped);
+    CHECK(out == Record{{"final_answer", 0}});
+  }
+  CHECK(jit_stats(jitted).cache_hits == 1);
 }
 
 TEST_CASE("the first call compiles the plan and later calls reuse it", "[jit][plan]") {
@@ -121,6 +131,62 @@ TEST_CASE("the first call compiles the plan and later calls reuse it", "[jit][pl
   CHECK(plan[1].inputs_from == std::vector<std::size_t>{0});
   auto dot = jit_plan_dot(jitted);
   CHECK_THAT(dot, Catch::Contains("call0 -> call1") && Catch::Contains("1: Classifier"));
+}
+
+TEST_CASE("a call that follows a cached chain runs it on the calling thread", "[jit][plan]") {
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  std::vector<OperatorRef> steps;
+  for (int i = 0; i < 5; ++i)
+    steps.push_back(function_operator("Step" + std::to_string(i), [&](const Record& in) {
+      std::lock_guard lock{mutex};
+      threads.insert(std::this_thread::get_id());
+      return Record{{"x", in.get<std::int64_t>("x") + 1}};
+    }));
+  auto chain = function_operator("Chain", [steps](const Record& in) {
+    Record r = in;
+    for (const auto& step : steps)
+      r = step(r);
+    return r;
+  });
+  auto jitted = structural_jit(chain);
+  CHECK(jitted(Record{{"x", 0}}) == Record{{"x", 5}});
+  threads.clear();
+  // One call at a time can run: the cached plan recruits no helper.
+  CHECK(jitted(Record{{"x", 10}}) == Record{{"x", 15}});
+  CHECK(threads == std::set<std::thread::id>{std::this_thread::get_id()});
+  CHECK(jit_stats(jitted).cache_hits == 1);
+}
+
+TEST_CASE("a call that leaves a cached chain runs its independent calls concurrently",
+          "[jit][plan]") {
+  constexpr int members = 3;
+  std::atomic<int> arrived{0};
+  std::atomic<bool> all_overlapped{true};
+  auto member = function_operator("Member", [&](const Record& in) {
+    if (in.get<std::int64_t>("fan") == 1) {
+      ++arrived;
+      if (!eventually([&] { return arrived.load() == members; }, 5000ms))
+        all_overlapped = false;
+    }
+    return in;
+  }, {}, OperatorKind::io);
+  // fan 0: a chain of members (plan width 1); fan 1: independent members.
+  auto composite = function_operator("Fan", [member](const Record& in) {
+    List outs;
+    Record previous = in;
+    for (int i = 0; i < members; ++i) {
+      previous = member(in.get<std::int64_t>("fan") == 1 ? in : previous);
+      outs.emplace_back(previous);
+    }
+    return Record{{"outs", outs}};
+  }, {}, OperatorKind::io);
+  auto jitted = structural_jit(composite);
+  jitted(Record{{"fan", 0}});
+  auto out = jitted(Record{{"fan", 1}});
+  CHECK(all_overlapped);
+  CHECK(out == Record{{"outs", List(members, Value{Record{{"fan", 1}}})}});
+  CHECK(jit_stats(jitted).compilations == 2);
 }
 
 TEST_CASE("a forward whose calls depend on the data re-plans and stays exact", "[jit][plan]") {
