@@ -10,6 +10,8 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <sstream>
+#include <string>
 
 #include "ember/core/exceptions.hpp"
 #include "graph/graph_structure.hpp"
@@ -26,7 +28,16 @@ using Clock = this_call::Clock;
 using deadline_atom = caf::atom_constant<caf::atom("e_deadln")>;
 using finished_atom = caf::atom_constant<caf::atom("e_done")>;
 
-enum class NodeStatus : unsigned char { waiting, finished, failed, skipped };
+enum class NodeStatus : unsigned char { waiting, running, finished, failed, skipped };
+
+// "timeout_seconds=0.1", or where the deadline came from when this scope set none.
+std::string deadline_source(const ExecutionOptions& options) {
+  if (!options.timeout_seconds)
+    return "its enclosing call";
+  std::ostringstream text;
+  text << "timeout_seconds=" << *options.timeout_seconds;
+  return text.str();
+}
 
 
 // The inputs of a node with predecessors: their outputs through the incoming
@@ -83,7 +94,18 @@ public:
   std::stop_source& stop() noexcept { return stop_; }
   const std::optional<Clock::time_point>& deadline() const noexcept { return context_.deadline; }
 
-  // Called by the supervisor's timer or a cancelled enclosing call.
+  // Called by the supervisor's timer: notes what the deadline caught
+  // running before the stop lets those bodies end.
+  void deadline_passed() {
+    {
+      std::lock_guard lock{mutex_};
+      if (!timeout_message_)
+        timeout_message_ = timeout_message();
+    }
+    cancel();
+  }
+
+  // Called by a cancelled enclosing call, or at the deadline.
   void cancel() {
     stop_.request_stop();
     std::lock_guard lock{mutex_};
@@ -120,6 +142,7 @@ public:
         return;
       auto node = ready_.back();
       ready_.pop_back();
+      status_[node] = NodeStatus::running;
       lock.unlock();
       run_and_complete(node, lock);
     }
@@ -133,8 +156,7 @@ public:
     if (remaining_ != 0) {
       stop_.request_stop();
       if (deadline() && Clock::now() >= *deadline())
-        throw TimeoutError("graph: the deadline of timeout_seconds passed with nodes still "
-                           "running or queued");
+        throw TimeoutError(timeout_message_ ? *timeout_message_ : timeout_message());
       throw CancelledError("graph: cancelled by its enclosing call");
     }
     // In id order every insertion lands at the end, after one comparison.
@@ -167,6 +189,7 @@ private:
         return;
       if (status_[node] == NodeStatus::skipped)
         continue;
+      status_[node] = NodeStatus::running;
       lock.unlock();
       run_and_complete(node, lock);
     }
@@ -184,6 +207,35 @@ private:
     }
     lock.lock();
     complete(node, std::move(output), error);
+  }
+
+  // Under the lock: which nodes the deadline caught running, and how many
+  // had not started.
+  std::string timeout_message() const {
+    constexpr std::size_t named = 3;
+    std::string running;
+    std::size_t running_count = 0;
+    for (std::size_t node = 0; node < status_.size(); ++node) {
+      if (status_[node] != NodeStatus::running)
+        continue;
+      if (++running_count > named)
+        continue;
+      running += (running.empty() ? "'" : ", '") + graph_->nodes[node].id + "' (operator '" +
+                 graph_->nodes[node].op.name() + "')";
+    }
+    if (running_count > named)
+      running += " and " + std::to_string(running_count - named) + " more";
+    auto not_started = remaining_ - running_count;
+    std::string message = "graph timed out: the deadline of " +
+                          deadline_source(*context_.options) + " passed with ";
+    if (running_count > 0)
+      message += (running_count == 1 ? "node " : "nodes ") + running + " still running";
+    if (running_count > 0 && not_started > 0)
+      message += " and ";
+    if (not_started > 0)
+      message += std::to_string(not_started) + (not_started == 1 ? " node" : " nodes") +
+                 " not started";
+    return message;
   }
 
   bool settled() const {
@@ -314,6 +366,7 @@ private:
   std::mutex mutex_;
   std::condition_variable changed_;
   std::optional<Failure> first_failure_;
+  std::optional<std::string> timeout_message_; // set when the deadline passed
   std::vector<std::pair<std::size_t, std::string>> failures_;
 };
 
@@ -325,7 +378,7 @@ caf::behavior supervisor(caf::event_based_actor* self, std::shared_ptr<GraphRun>
   self->delayed_send(self, delay, deadline_atom::value);
   return {
       [=](deadline_atom) {
-        run->cancel();
+        run->deadline_passed();
         self->quit();
       },
       [=](finished_atom) { self->quit(); },
@@ -364,7 +417,8 @@ GraphResult run_graph(std::shared_ptr<const GraphStructure> graph, const Record&
                                 worker_limit(*options, *shape, device_of_kind)),
                       parent != nullptr ? parent->span : 0};
   if (context.deadline && Clock::now() >= *context.deadline)
-    throw TimeoutError("graph: the deadline of timeout_seconds passed before it started");
+    throw TimeoutError("graph timed out: the deadline of " + deadline_source(*options) +
+                       " passed before it started");
   auto run = std::make_shared<GraphRun>(std::move(graph), std::move(shape), inputs,
                                         std::move(context), *options, device_of_kind);
   // A cancelled enclosing call cancels this run too.

@@ -315,10 +315,17 @@ TEST_CASE("timeout_seconds stops a running node and queued nodes never start",
     return in;
   }));
   graph.add_edge("blocker", "after");
-  auto scope = execution_options({.timeout_seconds = 0.1});
-  CHECK_THROWS_AS(graph.run({}), TimeoutError);
-  CHECK(saw_stop);
-  CHECK(downstream_calls == 0);
+  for (bool parallel : {true, false}) {
+    INFO("use_parallel " << parallel);
+    auto scope = execution_options({.use_parallel = parallel, .timeout_seconds = 0.1});
+    // The message names the node the deadline caught, the timeout and what never started.
+    CHECK_THROWS_MATCHES(graph.run({}), TimeoutError,
+                         Catch::Message("graph timed out: the deadline of timeout_seconds=0.1 "
+                                        "passed with node 'blocker' (operator 'Blocker') still "
+                                        "running and 1 node not started"));
+    CHECK(saw_stop);
+    CHECK(downstream_calls == 0);
+  }
 }
 
 TEST_CASE("enable_caching memoizes node bodies across runs", "[graph][run][options]") {
