@@ -227,8 +227,30 @@ void JitCall::run() {
   finished_.notify_all();
 }
 
-// A copy of `value` with every pending record replaced by its result, so the
-// jitted operator returns exactly what the plain forward would.
+// Whether a pending record occurs anywhere in `value`. Iterative: records
+// nested 100,000 levels deep must not overflow the stack.
+bool holds_pending(const Value& value) {
+  std::vector<const Value*> work{&value};
+  while (!work.empty()) {
+    const Value* next = work.back();
+    work.pop_back();
+    if (next->is_record()) {
+      if (ember::detail::pending_of(next->as_record()) != nullptr)
+        return true;
+      for (const auto& entry : next->as_record())
+        work.push_back(&entry.second);
+    } else if (next->is_list()) {
+      for (const auto& element : next->as_list())
+        work.push_back(&element);
+    }
+  }
+  return false;
+}
+
+// `value` with every pending record replaced by its result, so the jitted
+// operator returns exactly what the plain forward would. Parts without a
+// pending record are shared, not copied; the copy recurses only along the
+// paths that lead to one.
 Value materialize(const Value& value);
 
 Record materialize(const Record& record) {
@@ -240,6 +262,8 @@ Record materialize(const Record& record) {
 }
 
 Value materialize(const Value& value) {
+  if (!holds_pending(value))
+    return value;
   if (value.is_record())
     return Value{materialize(value.as_record())};
   if (value.is_list()) {
