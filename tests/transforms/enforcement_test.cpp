@@ -12,6 +12,8 @@
 #include "ember/core/registry/operator/base/function_operator.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "ember/xcs/engine/option_parsing.hpp"
+#include "ember/xcs/runtime/operator_actor.hpp"
+#include "ember/xcs/runtime/runtime.hpp"
 #include "ember/xcs/runtime/this_call.hpp"
 #include "ember/xcs/transforms/pmap.hpp"
 #include "ember/xcs/transforms/vmap.hpp"
@@ -384,4 +386,35 @@ TEST_CASE("pmap without fail fast keeps what nested entries say about inner item
   CHECK(errors[1].as_record().get<std::int64_t>("index") == 2);
   CHECK(errors[1].as_record().get<Record>("inner").get<std::int64_t>("index") == 0);
   CHECK(errors[2].as_record().get<Record>("inner").get<std::int64_t>("index") == 1);
+}
+
+TEST_CASE("a nested call that hits the deadline times the whole call out before its timer fires",
+          "[options][timeout][failures][nesting]") {
+  // Regression: a nested batch checks the shared deadline itself, and its
+  // TimeoutError was taken for an item failure when it came before the
+  // supervisor's timer: with fail_fast = false the call returned after its
+  // deadline, listing "deadline passed" errors. Here the one CAF scheduler
+  // thread is held, so the timer cannot fire before the call ends.
+  shutdown_runtime();
+  configure_runtime(RuntimeConfig{.scheduler_threads = 1});
+  auto gate = std::make_shared<Gate>();
+  std::latch holding{1};
+  actor_system().spawn([gate, &holding](caf::event_based_actor*) {
+    holding.count_down();
+    gate->wait();
+  });
+  holding.wait();
+  auto leaf = function_operator("Leaf", [](const Record& in) { return in; });
+  auto op = function_operator("PastDeadline", [leaf](const Record& in) {
+    if (in.get<std::int64_t>("x") == 0) // outlives the deadline, ignoring cancellation
+      eventually([] { return this_call::Clock::now() > *this_call::deadline(); });
+    return vmap(leaf)(Record{{"y", List{1, 2}}}); // the deadline has passed: TimeoutError
+  });
+  {
+    auto scope = execution_options({.max_workers = 1, .timeout_seconds = 0.02, .fail_fast = false});
+    CHECK_THROWS_AS(vmap(op)(Record{{"x", range(2)}}), TimeoutError);
+  }
+  gate->open();
+  shutdown_runtime();
+  configure_runtime(RuntimeConfig{});
 }
