@@ -94,11 +94,14 @@ int main(int argc, char** argv) {
   double loop = in_child(plain_loop);
   double mapped = in_child(with_vmap);
   std::cout << "baseline memory.plain_loop_peak: " << loop << " bytes per item\n"
-            << "memory.vmap_peak: " << mapped << " bytes per item over " << items
-            << " items, " << mapped / loop << "x the plain loop\n";
+            << "memory.vmap_peak: " << mapped << " bytes per item over " << items << " items, "
+            << mapped / loop << "x the plain loop\n";
   boost::json::array results;
-  results.push_back({{"name", "memory.vmap_peak_per_item"}, {"value", mapped}, {"unit", "bytes"},
-                     {"baseline", "plain_loop_peak_per_item"}, {"baseline_value", loop},
+  results.push_back({{"name", "memory.vmap_peak_per_item"},
+                     {"value", mapped},
+                     {"unit", "bytes"},
+                     {"baseline", "plain_loop_peak_per_item"},
+                     {"baseline_value", loop},
                      {"ratio", mapped / loop}});
   if (argc > 1)
     std::ofstream{argv[1]} << boost::json::serialize(results) << "\n";

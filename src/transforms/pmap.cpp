@@ -106,8 +106,8 @@ private:
         continue;
       for (const auto& error : inner->as_list()) {
         const auto& record = error.as_record();
-        errors.emplace_back(record.with(
-            "index", static_cast<std::int64_t>(shards[s].begin) + record.get<std::int64_t>("index")));
+        errors.emplace_back(record.with("index", static_cast<std::int64_t>(shards[s].begin) +
+                                                     record.get<std::int64_t>("index")));
       }
     }
     std::stable_sort(errors.begin(), errors.end(), [](const Value& a, const Value& b) {

@@ -59,9 +59,8 @@ private:
       if (nested == nullptr || !nested->is_list())
         continue;
       for (const auto& entry : nested->as_list())
-        errors.emplace_back(Record{{"index", index},
-                                   {"message", entry.as_record().at("message")},
-                                   {"inner", entry}});
+        errors.emplace_back(Record{
+            {"index", index}, {"message", entry.as_record().at("message")}, {"inner", entry}});
       result->erase(errors_field);
     }
     return errors;

@@ -69,13 +69,16 @@ Exit run_child(const std::string& mode, Clock::duration limit) {
   return exit;
 }
 
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 } // namespace
 
 TEST_CASE("program exit with 5,000 actor requests queued behind running bodies is bounded",
           "[runtime][shutdown]") {
-  auto exit = run_child("actor", 10s); // bodies sleep 60 s: only the bounded shutdown ends it sooner
+  auto exit =
+      run_child("actor", 10s); // bodies sleep 60 s: only the bounded shutdown ends it sooner
   std::cout << "exit with 5,000 queued actor requests: " << seconds(exit.took) << " s\n";
   REQUIRE(exit.in_time);
   CHECK(WIFEXITED(exit.status));
@@ -95,7 +98,8 @@ TEST_CASE("a runtime started after an explicit shutdown runs every transform",
   auto twice = function_operator("Twice", [](const Record& in) {
     return Record{{"x", in.get<std::int64_t>("x") * 2}};
   });
-  auto composite = function_operator("Pipeline", [twice](const Record& in) { return twice(twice(in)); });
+  auto composite =
+      function_operator("Pipeline", [twice](const Record& in) { return twice(twice(in)); });
   List xs{1, 2, 3, 4, 5, 6};
   auto scope = execution_options({.max_workers = 4, .timeout_seconds = 5.0});
   CHECK(pmap(vmap(twice), 3)(Record{{"x", xs}}).at("x") == Value{List{2, 4, 6, 8, 10, 12}});

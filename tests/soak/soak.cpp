@@ -27,11 +27,13 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <regex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <ember/xcs.hpp>
 
@@ -57,10 +59,10 @@ constexpr bool sanitized = false;
 constexpr bool sanitized = false;
 #endif
 
-constexpr auto max_lateness = 50ms;     // the bound past a call's deadline
-constexpr auto call_limit = 60s;        // a call still running after this is a hang
-constexpr auto bodies_settle = 5s;      // abandoned bodies poll cancellation every ms
-constexpr auto threads_settle = 10s;    // idle pool threads retire after 2 s
+constexpr auto max_lateness = 50ms;  // the bound past a call's deadline
+constexpr auto call_limit = 60s;     // a call still running after this is a hang
+constexpr auto bodies_settle = 5s;   // abandoned bodies poll cancellation every ms
+constexpr auto threads_settle = 10s; // idle pool threads retire after 2 s
 constexpr int violations_shown = 10;
 
 struct Settings {
@@ -110,7 +112,9 @@ bool eventually(const std::function<bool()>& condition, Clock::duration limit) {
   return true;
 }
 
-double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
 
 // Ends the process if one call runs longer than call_limit (a deadlock or a
 // lost wake-up), naming the call, instead of letting the test time out mute.
@@ -191,10 +195,11 @@ std::string check_items(const Record& out, std::size_t items) {
   }
   for (std::size_t i = 0; i < items; ++i) {
     bool result = xs != nullptr && !xs->as_list().at(i).is_null();
-    bool ok = result ? own[i] == 0 : (own[i] == 1 && inner[i] == 0) || (own[i] == 0 && inner[i] > 0);
+    bool ok =
+        result ? own[i] == 0 : (own[i] == 1 && inner[i] == 0) || (own[i] == 0 && inner[i] > 0);
     if (!ok)
-      return "item " + std::to_string(i) + (result ? " has a result" : " has no result") +
-             " and " + std::to_string(own[i]) + " error entries of its own";
+      return "item " + std::to_string(i) + (result ? " has a result" : " has no result") + " and " +
+             std::to_string(own[i]) + " error entries of its own";
   }
   return {};
 }
@@ -211,11 +216,12 @@ std::string check_fail_fast(const Call& call, const std::vector<std::string>& ch
   auto index = std::stoull(top[2]);
   auto count = std::stoull(top[3]);
   const auto& items = call.input.as_list();
-  auto expected_count = call.root->kind == Node::Kind::vmap
-                            ? items.size()
-                            : std::min<std::size_t>(items.size(),
-                                                    call.root->workers ? *call.root->workers
-                                                                       : std::thread::hardware_concurrency());
+  auto expected_count =
+      call.root->kind == Node::Kind::vmap
+          ? items.size()
+          : std::min<std::size_t>(items.size(), call.root->workers
+                                                    ? *call.root->workers
+                                                    : std::thread::hardware_concurrency());
   if (count != expected_count)
     return "the exception counts " + std::to_string(count) + " items, not " +
            std::to_string(expected_count);
@@ -264,8 +270,8 @@ void run_call(const Settings& settings, std::uint64_t index, Totals& totals) {
       totals.item_errors += out.at("_errors").as_list().size();
       problem = check_items(out, items);
     }
-    if (problem.empty() && !(std::holds_alternative<Record>(expected) &&
-                             std::get<Record>(expected) == out))
+    if (problem.empty() &&
+        !(std::holds_alternative<Record>(expected) && std::get<Record>(expected) == out))
       problem = "returned " + to_json(out) + ", expected " + show(expected);
   } catch (const TimeoutError& e) {
     ++totals.timed_out;

@@ -59,9 +59,7 @@ public:
       n->slow_ms = chance(35) ? uniform(1, 10) : 0;
       n->io = chance(40);
       break;
-    case Node::Kind::vmap:
-      n->children.push_back(node(depth - 1, shape - 1));
-      break;
+    case Node::Kind::vmap: n->children.push_back(node(depth - 1, shape - 1)); break;
     case Node::Kind::pmap:
       if (chance(80))
         n->workers = uniform(1, 5);
@@ -96,7 +94,9 @@ private:
 };
 
 // Shape 0 nodes may be leaves; a node that must take a list cannot.
-int max_shape_below(int depth) { return std::min(depth, 2); }
+int max_shape_below(int depth) {
+  return std::min(depth, 2);
+}
 
 Value zip_add(const Value& a, const Value& b) {
   if (a.is_integer())
@@ -125,7 +125,9 @@ struct LeafRule {
   int fail_mod, fail_rem, slow_ms;
 };
 
-LeafRule rule_of(const Node& n) { return {n.id, n.mul, n.add, n.fail_mod, n.fail_rem, n.slow_ms}; }
+LeafRule rule_of(const Node& n) {
+  return {n.id, n.mul, n.add, n.fail_mod, n.fail_rem, n.slow_ms};
+}
 
 bool fails(const LeafRule& leaf, std::int64_t x) {
   return leaf.fail_mod != 0 && (x + leaf.id) % leaf.fail_mod == leaf.fail_rem;
@@ -211,9 +213,8 @@ Record stack_reference(const std::vector<Expected>& results, bool fail_fast) {
     }
     if (const Value* inner = out.find(errors_field))
       for (const auto& entry : inner->as_list())
-        errors.emplace_back(Record{{"index", index},
-                                   {"message", entry.as_record().at("message")},
-                                   {"inner", entry}});
+        errors.emplace_back(Record{
+            {"index", index}, {"message", entry.as_record().at("message")}, {"inner", entry}});
   }
   Record output;
   if (any) // with no successful item, only the operator's declared outputs (none here)
@@ -241,8 +242,8 @@ std::vector<Shard> shards_of(std::size_t items, const Node& pmap_node) {
 
 // pmap with fail_fast = false: shard outputs concatenated, a failed shard's
 // items null and each reported; a shard's own reports move to batch indexes.
-Record concatenate_reference(const std::vector<Expected>& results,
-                             const std::vector<Shard>& shards, bool fail_fast) {
+Record concatenate_reference(const std::vector<Expected>& results, const std::vector<Shard>& shards,
+                             bool fail_fast) {
   List xs;
   List errors;
   bool any = false;
@@ -327,9 +328,7 @@ std::string describe(const Node& n) {
       out << ", " << n.slow_ms << " ms when x%8==" << n.id % 8;
     out << (n.io ? ", io)" : ")");
     break;
-  case Node::Kind::vmap:
-    out << "vmap(" << describe(*n.children[0]) << ")";
-    break;
+  case Node::Kind::vmap: out << "vmap(" << describe(*n.children[0]) << ")"; break;
   case Node::Kind::pmap:
     out << "pmap(" << describe(*n.children[0]) << ", "
         << (n.workers ? std::to_string(*n.workers) : std::string{"cores"}) << ")";
@@ -438,8 +437,8 @@ bool item_fails(const Node& root, const Value& x, std::size_t index) {
     return index < items.size() &&
            std::holds_alternative<Failure>(reference(*root.children[0], items[index], true));
   auto shards = shards_of(items.size(), root);
-  return index < shards.size() &&
-         std::holds_alternative<Failure>(reference(*root.children[0], slice(items, shards[index]), true));
+  return index < shards.size() && std::holds_alternative<Failure>(reference(
+                                      *root.children[0], slice(items, shards[index]), true));
 }
 
 } // namespace ember::soak

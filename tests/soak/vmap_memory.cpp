@@ -19,7 +19,8 @@ namespace {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool sanitized = true;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
+    __has_feature(memory_sanitizer)
 constexpr bool sanitized = true;
 #else
 constexpr bool sanitized = false;
@@ -39,9 +40,8 @@ std::int64_t status_bytes(const std::string& field) {
   return -1;
 }
 
-} // namespace
-
-int main() {
+// Exit codes: 0 within the bound, 1 over it (or a wrong output), 77 skipped.
+int measure() {
   if (sanitized) {
     std::cout << "skipped: sanitizers inflate memory, the bound holds for plain builds\n";
     return 77;
@@ -69,7 +69,18 @@ int main() {
   }
   double per_item = static_cast<double>(peak - before) / items;
   std::cout << "vmap over " << items << " items: peak " << (peak - before) << " bytes above the "
-            << "level before the call, " << per_item << " bytes per item (bound "
-            << bound_per_item << ")\n";
+            << "level before the call, " << per_item << " bytes per item (bound " << bound_per_item
+            << ")\n";
   return per_item <= bound_per_item ? 0 : 1;
+}
+
+} // namespace
+
+int main() {
+  try {
+    return measure();
+  } catch (const std::exception& e) {
+    std::cerr << "vmap_memory: " << e.what() << "\n";
+    return 1;
+  }
 }
