@@ -22,6 +22,16 @@ using Clock = this_call::Clock;
 using deadline_atom = caf::atom_constant<caf::atom("e_deadln")>;
 using finished_atom = caf::atom_constant<caf::atom("e_done")>;
 
+bool is_timeout(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const TimeoutError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 // Shared by the calling thread, the helpers and the supervisor; whoever
 // finishes last frees it.
 class BatchState : public std::enable_shared_from_this<BatchState> {
@@ -190,6 +200,15 @@ private:
   }
 
   void fail(std::size_t index, std::exception_ptr error) {
+    // A nested call that ran into this call's deadline is this batch timing
+    // out, not the item failing: nested batches check the shared deadline
+    // themselves, so their TimeoutError can come before the supervisor's
+    // timer cancels this batch (it was reported as an item failure, and with
+    // fail_fast = false the call returned after its deadline).
+    if (deadline() && Clock::now() >= *deadline() && is_timeout(error)) {
+      cancel();
+      return;
+    }
     {
       std::lock_guard lock{mutex_};
       if (cancelled_)

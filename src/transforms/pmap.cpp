@@ -91,26 +91,29 @@ private:
   }
 
   // Every item of a failed shard is reported, and per-item errors a shard
-  // reported itself (fail_fast = false inside) move to batch-wide indexes.
+  // reported itself (fail_fast = false inside) move to batch-wide indexes,
+  // whole: a nested vmap's entries keep the "inner" entry they carry. Entries
+  // of one item stay in the order the shard listed them.
   List errors_by_item(const BatchOutcome& outcome, const std::vector<Shard>& shards) const {
     std::vector<ItemFailure> failures;
     for (const auto& failure : outcome.failures)
       for (auto i = shards[failure.index].begin; i < shards[failure.index].end; ++i)
         failures.push_back(ItemFailure{i, failure.message});
+    List errors = error_records(failures);
     for (std::size_t s = 0; s < shards.size(); ++s) {
       const Value* inner = outcome.results[s] ? outcome.results[s]->find(errors_field) : nullptr;
       if (inner == nullptr || !inner->is_list())
         continue;
       for (const auto& error : inner->as_list()) {
         const auto& record = error.as_record();
-        failures.push_back(ItemFailure{
-            shards[s].begin + static_cast<std::size_t>(record.get<std::int64_t>("index")),
-            record.get<std::string>("message")});
+        errors.emplace_back(record.with("index", static_cast<std::int64_t>(shards[s].begin) +
+                                                     record.get<std::int64_t>("index")));
       }
     }
-    std::sort(failures.begin(), failures.end(),
-              [](const auto& a, const auto& b) { return a.index < b.index; });
-    return error_records(failures);
+    std::stable_sort(errors.begin(), errors.end(), [](const Value& a, const Value& b) {
+      return a.as_record().get<std::int64_t>("index") < b.as_record().get<std::int64_t>("index");
+    });
+    return errors;
   }
 
   OperatorRef inner_;

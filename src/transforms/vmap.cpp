@@ -28,21 +28,57 @@ public:
                                        [inputs, layout](std::size_t i) {
                                          return item_inputs(inputs, layout, i);
                                        }});
-    Record output = stack(outcome);
-    if (!options->fail_fast)
-      output.set(errors_field, error_records(outcome.failures));
+    if (options->fail_fast)
+      return stack(outcome, {});
+    auto errors = lift_reports(outcome);
+    std::vector<bool> partial(outcome.results.size(), false);
+    for (const auto& entry : errors)
+      if (entry.as_record().contains("inner"))
+        partial[static_cast<std::size_t>(entry.as_record().get<std::int64_t>("index"))] = true;
+    Record output = stack(outcome, partial);
+    output.set(errors_field, std::move(errors));
     return output;
   }
 
 private:
-  // JAX-style stacking: one list per output field, one entry per item.
-  Record stack(const BatchOutcome& outcome) const {
-    const Record* first = nullptr;
-    for (const auto& result : outcome.results)
-      if (result) {
-        first = &*result;
-        break;
+  // fail_fast = false. An item that is itself a batch (a nested vmap or pmap)
+  // reports its failed items in its own "_errors": they move into this batch's
+  // list as {"index": item, "message": m, "inner": the nested entry}, so no
+  // failure is dropped however deep it happened. The list is in item order.
+  static List lift_reports(BatchOutcome& outcome) {
+    List errors;
+    auto failure = outcome.failures.begin(); // sorted by index
+    for (std::size_t i = 0; i < outcome.results.size(); ++i) {
+      auto index = static_cast<std::int64_t>(i);
+      auto& result = outcome.results[i];
+      if (!result) {
+        errors.emplace_back(Record{{"index", index}, {"message", (failure++)->message}});
+        continue;
       }
+      const Value* nested = result->find(errors_field);
+      if (nested == nullptr || !nested->is_list())
+        continue;
+      for (const auto& entry : nested->as_list())
+        errors.emplace_back(Record{
+            {"index", index}, {"message", entry.as_record().at("message")}, {"inner", entry}});
+      result->erase(errors_field);
+    }
+    return errors;
+  }
+
+  // JAX-style stacking: one list per output field, one entry per item. The
+  // fields are those of the first complete item; a `partial` item (a nested
+  // batch that reported failed items) may lack some, as a nested batch whose
+  // items all failed has no output fields: they stay null for it.
+  Record stack(const BatchOutcome& outcome, const std::vector<bool>& partial) const {
+    auto is_partial = [&](std::size_t i) { return !partial.empty() && partial[i]; };
+    const Record* first = nullptr;
+    for (std::size_t i = 0; i < outcome.results.size() && first == nullptr; ++i)
+      if (outcome.results[i] && !is_partial(i))
+        first = &*outcome.results[i];
+    for (std::size_t i = 0; i < outcome.results.size() && first == nullptr; ++i)
+      if (outcome.results[i] && !outcome.results[i]->empty())
+        first = &*outcome.results[i];
     Record output;
     if (first == nullptr) {
       // No item produced an output: the declared output fields, all empty or null.
@@ -58,18 +94,16 @@ private:
       const auto& result = outcome.results[i];
       if (!result)
         continue;
-      if (result->size() != columns.size())
+      std::size_t found = 0;
+      for (std::size_t c = 0; c < columns.size(); ++c)
+        if (const Value* value = result->find(columns[c].first)) {
+          lists[c][i] = *value;
+          ++found;
+        }
+      if (found != result->size() || (found != columns.size() && !is_partial(i)))
         throw ExecutionError(name() + ": item " + std::to_string(i) + " returned fields " +
                              field_names(*result) + " but an earlier item returned " +
                              field_names(*first));
-      for (std::size_t c = 0; c < columns.size(); ++c) {
-        const Value* value = result->find(columns[c].first);
-        if (value == nullptr)
-          throw ExecutionError(name() + ": item " + std::to_string(i) + " returned fields " +
-                               field_names(*result) + " but an earlier item returned " +
-                               field_names(*first));
-        lists[c][i] = *value;
-      }
     }
     for (std::size_t c = 0; c < columns.size(); ++c)
       columns[c].second = Value{std::move(lists[c])};

@@ -12,6 +12,8 @@
 #include "ember/core/registry/operator/base/function_operator.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "ember/xcs/engine/option_parsing.hpp"
+#include "ember/xcs/runtime/operator_actor.hpp"
+#include "ember/xcs/runtime/runtime.hpp"
 #include "ember/xcs/runtime/this_call.hpp"
 #include "ember/xcs/transforms/pmap.hpp"
 #include "ember/xcs/transforms/vmap.hpp"
@@ -325,4 +327,94 @@ TEST_CASE("a body throwing a non-standard exception is reported, not lost", "[fa
   REQUIRE(out.get<List>("_errors").size() == 1);
   CHECK(out.get<List>("_errors")[0].as_record().get<std::string>("message") ==
         "a non-standard exception");
+}
+
+TEST_CASE("vmap of vmap without fail fast reports the failed items of nested batches",
+          "[failures][nesting]") {
+  // Regression: the outer vmap replaced the nested batches' "_errors" with its
+  // own list, so an inner failure became a silent null.
+  auto op = function_operator("OddFails", [](const Record& in) {
+    auto x = in.get<std::int64_t>("x");
+    if (x % 2 == 1)
+      throw std::runtime_error("odd " + std::to_string(x));
+    return in;
+  });
+  auto scope = execution_options({.fail_fast = false});
+  auto out = vmap(vmap(op))(Record{{"x", List{List{0, 1, 2}, List{4}, List{3, 6, 5}}}});
+  CHECK(out.at("x") == Value{List{List{0, Value{}, 2}, List{4}, List{Value{}, 6, Value{}}}});
+  const auto& errors = out.get<List>("_errors");
+  REQUIRE(errors.size() == 3);
+  auto entry = [&](std::size_t n) { return errors[n].as_record(); };
+  CHECK(entry(0) == Record{{"index", 0}, {"message", "odd 1"},
+                           {"inner", Record{{"index", 1}, {"message", "odd 1"}}}});
+  CHECK(entry(1).get<std::int64_t>("index") == 2);
+  CHECK(entry(1).get<Record>("inner").get<std::int64_t>("index") == 0);
+  CHECK(entry(2).get<Record>("inner") == Record{{"index", 2}, {"message", "odd 5"}});
+}
+
+TEST_CASE("vmap without fail fast keeps an item whose nested batch failed entirely",
+          "[failures][nesting]") {
+  // Regression: a nested batch with no successful item has no "x" field, and
+  // the outer vmap threw because its fields differed from the other items'.
+  auto op = function_operator("OddFails", [](const Record& in) {
+    if (in.get<std::int64_t>("x") % 2 == 1)
+      throw std::runtime_error("odd");
+    return in;
+  });
+  auto scope = execution_options({.fail_fast = false});
+  auto out = vmap(vmap(op))(Record{{"x", List{List{1, 3}, List{2}}}});
+  CHECK(out.at("x") == Value{List{Value{}, List{2}}});
+  REQUIRE(out.get<List>("_errors").size() == 2);
+  for (const auto& error : out.get<List>("_errors"))
+    CHECK(error.as_record().get<std::int64_t>("index") == 0);
+}
+
+TEST_CASE("pmap without fail fast keeps what nested entries say about inner items",
+          "[failures][nesting][pmap]") {
+  auto op = function_operator("OddFails", [](const Record& in) {
+    if (in.get<std::int64_t>("x") % 2 == 1)
+      throw std::runtime_error("odd");
+    return in;
+  });
+  auto scope = execution_options({.fail_fast = false});
+  auto out = pmap(vmap(vmap(op)), 2)(Record{{"x", List{List{0}, List{2, 1}, List{1, 3}}}});
+  CHECK(out.at("x") == Value{List{List{0}, List{2, Value{}}, Value{}}});
+  const auto& errors = out.get<List>("_errors");
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0].as_record().get<std::int64_t>("index") == 1);
+  CHECK(errors[0].as_record().get<Record>("inner").get<std::int64_t>("index") == 1);
+  CHECK(errors[1].as_record().get<std::int64_t>("index") == 2);
+  CHECK(errors[1].as_record().get<Record>("inner").get<std::int64_t>("index") == 0);
+  CHECK(errors[2].as_record().get<Record>("inner").get<std::int64_t>("index") == 1);
+}
+
+TEST_CASE("a nested call that hits the deadline times the whole call out before its timer fires",
+          "[options][timeout][failures][nesting]") {
+  // Regression: a nested batch checks the shared deadline itself, and its
+  // TimeoutError was taken for an item failure when it came before the
+  // supervisor's timer: with fail_fast = false the call returned after its
+  // deadline, listing "deadline passed" errors. Here the one CAF scheduler
+  // thread is held, so the timer cannot fire before the call ends.
+  shutdown_runtime();
+  configure_runtime(RuntimeConfig{.scheduler_threads = 1});
+  auto gate = std::make_shared<Gate>();
+  std::latch holding{1};
+  actor_system().spawn([gate, &holding](caf::event_based_actor*) {
+    holding.count_down();
+    gate->wait();
+  });
+  holding.wait();
+  auto leaf = function_operator("Leaf", [](const Record& in) { return in; });
+  auto op = function_operator("PastDeadline", [leaf](const Record& in) {
+    if (in.get<std::int64_t>("x") == 0) // outlives the deadline, ignoring cancellation
+      eventually([] { return this_call::Clock::now() > *this_call::deadline(); });
+    return vmap(leaf)(Record{{"y", List{1, 2}}}); // the deadline has passed: TimeoutError
+  });
+  {
+    auto scope = execution_options({.max_workers = 1, .timeout_seconds = 0.02, .fail_fast = false});
+    CHECK_THROWS_AS(vmap(op)(Record{{"x", range(2)}}), TimeoutError);
+  }
+  gate->open();
+  shutdown_runtime();
+  configure_runtime(RuntimeConfig{});
 }
