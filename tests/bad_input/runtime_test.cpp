@@ -183,3 +183,21 @@ TEST_CASE("a shutdown grace beyond the clock's range is refused instead of wrapp
       std::invalid_argument);
   CHECK(runtime_config().shutdown_grace == RuntimeConfig{}.shutdown_grace);
 }
+
+TEST_CASE("throw_error of an empty or foreign caf::error throws a clear exception",
+          "[bad_input][runtime][actor][empty]") {
+  // Regression: an empty caf::error crashed reading its category.
+  CHECK_THROWS_MATCHES(throw_error(caf::error{}), std::invalid_argument,
+                       Catch::Message("throw_error: the caf::error is empty, so there is no error "
+                                      "to throw; call it only for a failed request"));
+  CHECK_THROWS_MATCHES(throw_error(caf::make_error(caf::sec::runtime_error)), ExecutionError,
+                       Catch::Message("system_error(runtime_error)"));
+  CHECK_THROWS_MATCHES(throw_error(make_error(ErrorCode::timeout, "operator 'X' timed out")),
+                       TimeoutError, Catch::Message("operator 'X' timed out"));
+}
+
+TEST_CASE("this_call outside any body reports no call", "[bad_input][runtime][empty]") {
+  CHECK_FALSE(this_call::stop_requested());
+  CHECK_FALSE(this_call::stop_token().stop_possible());
+  CHECK_FALSE(this_call::deadline());
+}
