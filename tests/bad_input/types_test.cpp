@@ -168,3 +168,16 @@ TEST_CASE("converting a struct member keeps NaN and infinity and names wrong kin
   CHECK_THROWS_MATCHES(from_value<std::string>(Value()), ConversionError,
                        Catch::Message("value is null, expected a string"));
 }
+
+TEST_CASE("a null C string is refused naming Value and what to write instead",
+          "[bad_input][types][empty]") {
+  // Regression: libstdc++'s "basic_string: construction from null is not
+  // valid" named neither the Value nor the way to store a null.
+  const char* missing = nullptr;
+  CHECK_THROWS_MATCHES(Value(missing), std::invalid_argument,
+                       Catch::Message("Value: a null const char* is not a string; write nullptr "
+                                      "or Value{} for a null value"));
+  CHECK_THROWS_AS((Record{{"text", missing}}), std::invalid_argument);
+  CHECK(Value(nullptr).is_null());
+  CHECK(Value("").as_string().empty());
+}
