@@ -39,7 +39,15 @@ Completion::Completion(Deliver deliver, std::stop_token stop)
 
 void Completion::succeed(Record outputs) const { slot_->deliver_once(&outputs, nullptr); }
 
-void Completion::fail(std::exception_ptr error) const { slot_->deliver_once(nullptr, std::move(error)); }
+void Completion::fail(std::exception_ptr error) const {
+  // Every receiver rethrows the error; rethrowing a null exception_ptr is
+  // undefined behaviour (a crash), so a failure without one gets a message.
+  if (!error)
+    error = std::make_exception_ptr(
+        ExecutionError("an asynchronous operator body failed without an exception: "
+                       "Completion::fail was given a null std::exception_ptr"));
+  slot_->deliver_once(nullptr, std::move(error));
+}
 
 Record AsyncOperator::forward(const Record& inputs) const {
   auto outcome = std::make_shared<std::promise<Record>>();

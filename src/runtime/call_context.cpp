@@ -30,6 +30,14 @@ InterceptScope::InterceptScope(CallInterceptor* interceptor) noexcept
 
 InterceptScope::~InterceptScope() { current_intercept = previous_; }
 
+this_call::Clock::time_point deadline_after(double seconds) {
+  // Compared as doubles: converting a duration beyond the clock's range to
+  // its integer nanoseconds would be undefined.
+  const std::chrono::duration<double> longest = longest_timeout;
+  const auto timeout = std::min(std::chrono::duration<double>(seconds), longest);
+  return this_call::Clock::now() + std::chrono::duration_cast<this_call::Clock::duration>(timeout);
+}
+
 std::optional<this_call::Clock::time_point> deadline_for(const ExecutionSnapshot& options) {
   const CallContext* parent = current_context;
   std::optional<this_call::Clock::time_point> own;
@@ -37,9 +45,7 @@ std::optional<this_call::Clock::time_point> deadline_for(const ExecutionSnapshot
   // opened a scope; only a scope can bring a new timeout.
   bool scope_inside_body = parent != nullptr && parent->options != options;
   if (options->timeout_seconds && (parent == nullptr || scope_inside_body)) {
-    auto timeout = std::chrono::duration<double>(*options->timeout_seconds);
-    own = this_call::Clock::now() +
-          std::chrono::duration_cast<this_call::Clock::duration>(timeout);
+    own = deadline_after(*options->timeout_seconds);
   }
   if (parent == nullptr || !parent->deadline)
     return own;

@@ -70,6 +70,13 @@ private:
   CallInterceptor* previous_;
 };
 
+/// now + `seconds`, for a finite `seconds` > 0. The steady clock counts
+/// nanoseconds in 64 bits (about 292 years from boot), so a timeout longer
+/// than longest_timeout is capped there instead of overflowing into a
+/// deadline in the past.
+inline constexpr std::chrono::hours longest_timeout{24 * 365 * 100};
+this_call::Clock::time_point deadline_after(double seconds);
+
 /// The deadline a new call made here gets: the enclosing call's deadline, or
 /// now + timeout_seconds at the outermost call; a scope opened inside a body
 /// can only shorten the inherited budget, never extend it.

@@ -1,3 +1,5 @@
+#include <stdexcept>
+
 #include "ember/core/exceptions.hpp"
 #include "ember/xcs/runtime/operator_actor.hpp"
 
@@ -21,6 +23,10 @@ caf::error make_error(ErrorCode code, std::string message) {
 }
 
 void throw_error(const caf::error& error) {
+  // An empty caf::error has no category to read (CAF 0.17 dereferences null).
+  if (!error)
+    throw std::invalid_argument("throw_error: the caf::error is empty, so there is no error to "
+                                "throw; call it only for a failed request");
   std::string message = caf::to_string(error);
   if (error.category() == error_category() && error.context().match_elements<std::string>())
     message = error.context().get_as<std::string>(0);

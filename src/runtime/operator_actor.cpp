@@ -80,9 +80,7 @@ caf::behavior operator_behavior(caf::event_based_actor* self, OperatorRef op,
     if (!envelope.options)
       envelope.options = current_execution_snapshot();
     if (!envelope.deadline && envelope.options->timeout_seconds)
-      envelope.deadline = this_call::Clock::now() +
-          std::chrono::duration_cast<this_call::Clock::duration>(
-              std::chrono::duration<double>(*envelope.options->timeout_seconds));
+      envelope.deadline = detail::deadline_after(*envelope.options->timeout_seconds);
     if (envelope.deadline) {
       auto id = (*next_id)++;
       pending->emplace(id, call);

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "ember/xcs/runtime/operator_actor.hpp"
+#include "runtime/call_context.hpp"
 #include "runtime/executors.hpp"
 #include "runtime/runtime_core.hpp"
 
@@ -204,6 +205,15 @@ void configure_runtime(const RuntimeConfig& config) {
   if (config.scheduler_threads && *config.scheduler_threads == 0)
     throw std::invalid_argument("Invalid value for runtime option 'scheduler_threads': 0 "
                                 "(allowed: a positive integer)");
+  // Shutdown adds the grace to now: past longest_timeout the clock overflows.
+  const auto longest_grace =
+      std::chrono::duration_cast<std::chrono::milliseconds>(detail::longest_timeout);
+  if (config.shutdown_grace < std::chrono::milliseconds::zero() ||
+      config.shutdown_grace > longest_grace)
+    throw std::invalid_argument("Invalid value for runtime option 'shutdown_grace': " +
+                                std::to_string(config.shutdown_grace.count()) +
+                                " ms (allowed: 0 to " + std::to_string(longest_grace.count()) +
+                                " ms)");
   auto& reg = detail::registry();
   std::lock_guard lock{reg.mutex};
   if (reg.core)

@@ -1,20 +1,33 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
+#include <string>
 
 #include "ember/xcs/runtime/runtime.hpp"
+#include "runtime/call_context.hpp"
 
 namespace ember::xcs {
 namespace {
 
-std::size_t count(const std::string& name, const std::string& text, std::size_t minimum) {
+// Past this the grace would overflow the steady clock when shutdown adds it
+// to now (18446744073709551615 used to become a grace of -1 ms).
+std::size_t longest_grace_ms() {
+  return static_cast<std::size_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(detail::longest_timeout).count());
+}
+
+std::size_t count(const std::string& name, const std::string& text, std::size_t minimum,
+                  std::optional<std::size_t> maximum = std::nullopt) {
   std::size_t value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc{} || end != text.data() + text.size() || value < minimum)
-    throw std::invalid_argument("Invalid value for runtime option '" + name + "': '" + text +
-                                (minimum == 0 ? "' (allowed: a non-negative integer)"
-                                              : "' (allowed: a positive integer)"));
+  if (error != std::errc{} || end != text.data() + text.size() || value < minimum ||
+      (maximum && value > *maximum))
+    throw std::invalid_argument(
+        "Invalid value for runtime option '" + name + "': '" + text + "' (allowed: a " +
+        (minimum == 0 ? "non-negative" : "positive") + " integer" +
+        (maximum ? " up to " + std::to_string(*maximum) : std::string{}) + ")");
   return value;
 }
 
@@ -29,7 +42,7 @@ RuntimeConfig parse_runtime_config(const std::vector<std::pair<std::string, std:
     else if (name == "blocking_threads")
       base.blocking_threads = count(name, text, 1);
     else if (name == "shutdown_grace_ms")
-      base.shutdown_grace = std::chrono::milliseconds(count(name, text, 0));
+      base.shutdown_grace = std::chrono::milliseconds(count(name, text, 0, longest_grace_ms()));
     else
       throw std::invalid_argument("Invalid runtime option: " + name);
   }

@@ -47,6 +47,12 @@ BatchLayout batch_layout(std::string_view transform, std::string_view operator_n
       throw std::invalid_argument(where + "no batched field: the inputs hold no list" +
                                   (in_axes ? std::string{" named by in_axes"} : std::string{}) +
                                   "; pass axis_size to run a batch of broadcast inputs");
+    // The output lists hold one entry per item: past their limit the batch
+    // would only fail later with std::length_error naming nothing.
+    if (*axis_size > List{}.max_size())
+      throw std::invalid_argument(where + "axis_size is " + std::to_string(*axis_size) +
+                                  ", more items than a list can hold (allowed: at most " +
+                                  std::to_string(List{}.max_size()) + ")");
     layout.size = *axis_size;
     return layout;
   }

@@ -110,7 +110,7 @@ public:
     for (const auto& [key, value] : record) {
       if (out_.back() != '{')
         out_ += ',';
-      write_string(key, path);
+      write_string(key, path, " a record with a key");
       out_ += ':';
       const PathStep step{path, key, std::string_view::npos};
       write(value, &step, depth);
@@ -165,7 +165,9 @@ private:
     }
   }
 
-  void write_string(std::string_view s, const PathStep* path) {
+  // `what` completes "field 'x' is" in the UTF-8 error: a string value, or
+  // for a key the record it belongs to, since the key has no path of its own.
+  void write_string(std::string_view s, const PathStep* path, std::string_view what = " a string") {
     out_ += '"';
     for (std::size_t i = 0; i < s.size();) {
       const char c = s[i];
@@ -178,7 +180,7 @@ private:
           continue;
         }
         if (!lenient_)
-          throw JsonError(subject(path) + " a string that is not valid UTF-8 (byte " +
+          throw JsonError(subject(path) + std::string(what) + " that is not valid UTF-8 (byte " +
                           std::to_string(i) + ")");
         out_ += "\\ufffd";
       } else if (c == '"' || c == '\\') {
@@ -211,7 +213,12 @@ private:
                   " levels");
 }
 
-Value from_boost(const boost::json::value& json, std::size_t depth) {
+// `from_text`: the document was parsed from JSON text, where Boost.JSON reads
+// a number beyond a double's range (1e400) as infinity; JSON cannot hold
+// infinities, so such text is refused instead of read as a value that
+// to_json would then refuse to write.
+Value from_boost(const boost::json::value& json, std::size_t depth, bool from_text,
+                 const PathStep* path) {
   switch (json.kind()) {
   case boost::json::kind::null:
     return {};
@@ -227,6 +234,10 @@ Value from_boost(const boost::json::value& json, std::size_t depth) {
     return static_cast<double>(x);
   }
   case boost::json::kind::double_:
+    if (from_text && !std::isfinite(json.get_double()))
+      throw JsonError("invalid JSON: " + subject(path) +
+                      " a number outside the range of a double (allowed: magnitudes up to " +
+                      "1.7976931348623157e+308)");
     return json.get_double();
   case boost::json::kind::string:
     return std::string_view(json.get_string());
@@ -235,8 +246,11 @@ Value from_boost(const boost::json::value& json, std::size_t depth) {
       throw_too_deep_document();
     List list;
     list.reserve(json.get_array().size());
-    for (const auto& item : json.get_array())
-      list.push_back(from_boost(item, depth + 1));
+    const auto& array = json.get_array();
+    for (std::size_t i = 0; i < array.size(); ++i) {
+      const PathStep step{path, {}, i};
+      list.push_back(from_boost(array[i], depth + 1, from_text, &step));
+    }
     return list;
   }
   case boost::json::kind::object: {
@@ -244,8 +258,11 @@ Value from_boost(const boost::json::value& json, std::size_t depth) {
       throw_too_deep_document();
     std::vector<Record::Entry> entries;
     entries.reserve(json.get_object().size());
-    for (const auto& entry : json.get_object())
-      entries.emplace_back(std::string(entry.key()), from_boost(entry.value(), depth + 1));
+    for (const auto& entry : json.get_object()) {
+      const PathStep step{path, entry.key(), std::string_view::npos};
+      entries.emplace_back(std::string(entry.key()),
+                           from_boost(entry.value(), depth + 1, from_text, &step));
+    }
     return Record(std::move(entries));
   }
   }
@@ -333,7 +350,7 @@ Value value_from_json(std::string_view text) {
                     std::to_string(max_serialized_depth) + " levels");
   if (error)
     throw JsonError("invalid JSON at offset " + std::to_string(consumed) + ": " + error.message());
-  return from_boost(parser.release(), 0);
+  return from_boost(parser.release(), 0, true, nullptr);
 }
 
 Record record_from_json(std::string_view text) {
@@ -345,6 +362,8 @@ Record record_from_json(std::string_view text) {
 
 boost::json::value to_boost_json(const Value& value) { return to_boost(value, 0); }
 
-Value value_from_boost_json(const boost::json::value& json) { return from_boost(json, 0); }
+Value value_from_boost_json(const boost::json::value& json) {
+  return from_boost(json, 0, false, nullptr);
+}
 
 } // namespace ember

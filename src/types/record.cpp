@@ -143,7 +143,13 @@ std::string_view describe(ValueKind kind) noexcept {
 
 // -- Value --------------------------------------------------------------------
 
-Value::Value(const char* x) : Value(std::string(x)) {}
+// libstdc++ would refuse a null pointer with "basic_string: construction from
+// null is not valid", which names neither Value nor what to do instead.
+Value::Value(const char* x)
+    : Value(x != nullptr ? std::string(x)
+                         : throw std::invalid_argument(
+                               "Value: a null const char* is not a string; write nullptr or "
+                               "Value{} for a null value")) {}
 Value::Value(std::string_view x) : Value(std::string(x)) {}
 Value::Value(std::string x)
     : data_(std::shared_ptr<const std::string>(std::make_shared<std::string>(std::move(x)))) {}

@@ -29,7 +29,8 @@ std::string to_json(const Record& record);
 /// std::int64_t become integers; larger ones become doubles, as Boost.JSON
 /// reads integers beyond std::uint64_t. Throws JsonError with the byte offset
 /// and the reason for bad syntax, invalid UTF-8, trailing data, or nesting
-/// deeper than max_serialized_depth.
+/// deeper than max_serialized_depth, and naming the field for a number beyond
+/// a double's range (1e400), which would read as infinity.
 Value value_from_json(std::string_view text);
 /// As value_from_json, and the text must hold an object: anything else
 /// throws JsonError "expected a JSON object, got a list".

@@ -135,6 +135,7 @@ public:
     requires(!std::same_as<I, bool>)
   Value(I x) : data_(to_int64(x)) {}
   Value(double x) noexcept : data_(x) {}
+  /// A null pointer throws std::invalid_argument: it is not a string.
   Value(const char* x);
   Value(std::string_view x);
   Value(std::string x);

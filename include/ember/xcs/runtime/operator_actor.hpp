@@ -24,7 +24,9 @@ std::string to_string(ErrorCode code);
 caf::error make_error(ErrorCode code, std::string message);
 
 /// Throws the exception of the facade's error family that `error` stands for
-/// (TimeoutError, ValidationError as ExecutionError text, ...).
+/// (TimeoutError, ValidationError as ExecutionError text, ...); an error of
+/// another category is an ExecutionError with CAF's text, and an empty
+/// caf::error (no error at all) std::invalid_argument.
 [[noreturn]] void throw_error(const caf::error& error);
 
 } // namespace ember::xcs

@@ -20,6 +20,7 @@ public:
   Completion(Deliver deliver, std::stop_token stop);
 
   void succeed(Record outputs) const;
+  /// A null `error` fails the call with an ExecutionError saying so.
   void fail(std::exception_ptr error) const;
   /// True once the call was cancelled (deadline, fail-fast): stop waiting and
   /// report anything; the outcome is discarded.
