@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "ember/core/types/json.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -10,6 +12,7 @@
 #include <fstream>
 #include <mutex>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 namespace ember::xcs {
@@ -42,6 +45,15 @@ std::vector<TraceSpan>::iterator find_open(std::vector<TraceSpan>& open, std::ui
   auto found = std::find_if(open.rbegin(), open.rend(),
                             [id](const TraceSpan& span) { return span.id == id; });
   return found == open.rend() ? open.end() : std::prev(found.base());
+}
+
+// Names are arbitrary bytes and JSON text must be UTF-8: ember's lenient
+// JSON writer turns what is not UTF-8 into U+FFFD. ASCII, the usual case,
+// passes as it is.
+std::string utf8_text(std::string_view name) {
+  if (std::all_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+    return std::string{name};
+  return std::string{boost::json::parse(to_string(Value{std::string{name}})).as_string()};
 }
 
 double microseconds(Clock::duration duration) {
@@ -223,7 +235,7 @@ std::string ExecutionTrace::to_chrome_json() const {
   events.reserve(all.size());
   for (const auto& span : all) {
     boost::json::object event;
-    event["name"] = span.operator_name;
+    event["name"] = utf8_text(span.operator_name);
     event["cat"] = "ember";
     event["ph"] = "X";
     event["ts"] = microseconds(span.start - origin);
@@ -231,7 +243,7 @@ std::string ExecutionTrace::to_chrome_json() const {
     event["pid"] = 1;
     event["tid"] = span.worker;
     event["args"] = {{"id", span.id},       {"parent", span.parent},       {"item", span.item},
-                     {"shard", span.shard}, {"transform", span.transform}, {"failed", span.failed}};
+                     {"shard", span.shard}, {"transform", utf8_text(span.transform)}, {"failed", span.failed}};
     events.emplace_back(std::move(event));
   }
   boost::json::object root;

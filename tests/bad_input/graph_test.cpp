@@ -39,7 +39,7 @@ TEST_CASE("a graph node throwing a non-standard exception names the node and ope
   auto scope = execution_options({.fail_fast = false});
   const GraphResult result = graph.run(Record{{"x", 1}});
   CHECK(result.failed.at("bad") == "a non-standard exception");
-  CHECK(result.skipped == std::set<std::string>{"after"});
+  CHECK(result.skipped == boost::container::flat_set<std::string>{"after"});
   CHECK(result.at("independent") == Record{{"x", 1}});
   CHECK_THROWS_MATCHES(result.at("bad"), std::out_of_range,
                        Catch::Message("graph node 'bad' failed: a non-standard exception"));
@@ -94,10 +94,22 @@ TEST_CASE("a never-returning graph node times out and is stopped", "[bad_input][
   graph.add_edge("stuck", "after");
   auto scope = execution_options({.timeout_seconds = 0.3});
   CHECK_THAT(expect_timeout([&] { graph.run(Record{}); }),
-             Catch::StartsWith("graph: the deadline of timeout_seconds passed"));
+             Catch::StartsWith("graph timed out: the deadline of timeout_seconds=0.3 passed"));
   REQUIRE(counts->all_ended());
   // Whether the node started before its deadline is up to the scheduler; if
   // it did, it was stopped, and the node after it never started.
   CHECK(counts->started <= 1);
   CHECK(counts->stopped == counts->started);
+}
+
+TEST_CASE("a graph timeout names the nodes still running and the timeout",
+          "[bad_input][graph][timeout]") {
+  auto counts = std::make_shared<EndlessCounts>();
+  Graph graph;
+  graph.add_node("stuck", endless("Endless", counts)).add_node("after", endless("After", counts));
+  graph.add_edge("stuck", "after");
+  auto scope = execution_options({.timeout_seconds = 0.1});
+  const std::string message = expect_timeout([&] { graph.run(Record{}); });
+  CHECK_THAT(message, Catch::Contains("'stuck'") && Catch::Contains("timeout_seconds=0.1"));
+  REQUIRE(counts->all_ended());
 }

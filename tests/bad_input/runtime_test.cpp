@@ -187,7 +187,7 @@ TEST_CASE("a shutdown grace beyond the clock's range is refused instead of wrapp
   CHECK(runtime_config().shutdown_grace == RuntimeConfig{}.shutdown_grace);
 }
 
-TEST_CASE("throw_error of an empty or foreign caf::error throws a clear exception",
+TEST_CASE("throw_error of an empty or foreign CAF error throws a clear exception",
           "[bad_input][runtime][actor][empty]") {
   // Regression: an empty caf::error crashed reading its category.
   CHECK_THROWS_MATCHES(throw_error(caf::error{}), std::invalid_argument,

@@ -87,3 +87,39 @@ TEST_CASE("operator names with quotes and control characters export as valid tra
   CHECK_THROWS_MATCHES(trace.write_chrome_json(""), std::runtime_error,
                        ember::testing::message_that(Catch::Contains("''")));
 }
+
+TEST_CASE("an operator name that is not UTF-8 still exports as valid trace JSON",
+          "[bad_input][trace][utf8]") {
+  ExecutionTrace trace;
+  trace.end_span(trace.begin_span(0, "op\xFF", "vmap\xC0", 0, -1), false);
+  const std::string json = trace.to_chrome_json();
+  boost::system::error_code error;
+  const auto document = boost::json::parse(json, error);
+  REQUIRE_FALSE(error);
+  CHECK(document.at("traceEvents").as_array().size() == 1);
+}
+
+TEST_CASE("a traced call of an operator whose name is not UTF-8 keeps the export valid",
+          "[bad_input][trace][utf8]") {
+  execution_trace().clear();
+  auto op = function_operator("Model \xC3\x28", [](const Record& in) { return in; });
+  {
+    auto scope = execution_options({.trace_execution = true});
+    op(Record{});
+  }
+  boost::system::error_code error;
+  boost::json::parse(execution_trace().to_chrome_json(), error);
+  CHECK_FALSE(error);
+  execution_trace().clear();
+}
+
+TEST_CASE("a jitted composite returns a record nested 100000 levels deep",
+          "[bad_input][jit][deep]") {
+  Value deep = Record{};
+  for (int i = 0; i < 100'000; ++i)
+    deep = Record{{"inner", deep}};
+  const Record inputs{{"deep", deep}};
+  auto first = function_operator("First", [](const Record& in) { return in; });
+  auto composite = function_operator("Composite", [first](const Record& in) { return first(in); });
+  CHECK(structural_jit(composite)(inputs) == inputs);
+}
