@@ -17,6 +17,7 @@
 #include "fuzz_input.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -143,12 +144,16 @@ bool marks_failure(const Value* boom) {
                      [](const Value& flag) { return flag.is_bool() && flag.as_bool(); });
 }
 
-// What one input's operator received, in any order. Each input gets its own
+// What one input's operator received, in call order, on which threads, and
+// how many of its bodies ran at once at most. Each input gets its own
 // operator and probe: a body that a failed fast batch abandoned may still
 // finish later, and must not count for the next input.
 struct Probe {
   std::mutex mutex;
   std::vector<Record> received;
+  std::vector<std::thread::id> threads;
+  std::atomic<int> running{0};
+  std::atomic<int> peak{0};
 
   std::vector<Record> snapshot() {
     std::lock_guard lock{mutex};
@@ -158,9 +163,18 @@ struct Probe {
 
 OperatorRef make_echo(const std::shared_ptr<Probe>& probe) {
   return function_operator("Check", [probe](const Record& inputs) {
+    const int now = probe->running.fetch_add(1) + 1;
+    int peak = probe->peak.load();
+    while (now > peak && !probe->peak.compare_exchange_weak(peak, now)) {
+    }
+    struct Leave {
+      Probe& probe;
+      ~Leave() { probe.running.fetch_sub(1); }
+    } leave{*probe};
     {
       std::lock_guard lock{probe->mutex};
       probe->received.push_back(inputs);
+      probe->threads.push_back(std::this_thread::get_id());
     }
     if (marks_failure(inputs.find("boom")))
       throw std::runtime_error("boom");
@@ -449,9 +463,13 @@ void check_error(const Case& c, const ExpectedError& expected, const std::except
 }
 
 // Each call received one of the expected records, no record more often than
-// expected, and (when the batch completes) every expected record.
+// expected, and (when the batch completes) every expected record. At most
+// max_workers bodies ran at once; with use_parallel = false they ran one at a
+// time on the calling thread in input order, up to the first failure when
+// failing fast.
 void check_calls(const Case& c, const Expected& expected, Probe& probe, bool complete) {
-  const std::vector<Record> received = probe.snapshot();
+  std::lock_guard lock{probe.mutex};
+  const std::vector<Record>& received = probe.received;
   std::vector<bool> matched(expected.calls.size(), false);
   for (const auto& got : received) {
     std::size_t i = 0;
@@ -465,6 +483,23 @@ void check_calls(const Case& c, const Expected& expected, Probe& probe, bool com
   if (complete && received.size() != expected.calls.size())
     fail(describe_case(c) + ": the operator ran " + std::to_string(received.size()) +
          " times, expected " + std::to_string(expected.calls.size()));
+  if (probe.peak.load() > c.max_workers)
+    fail(describe_case(c) + ": " + std::to_string(probe.peak.load()) + " bodies ran at once");
+  if (c.use_parallel)
+    return;
+  const auto first_failure =
+      std::find(expected.call_fails.begin(), expected.call_fails.end(), true);
+  const auto in_order = static_cast<std::size_t>(
+      c.fail_fast && first_failure != expected.call_fails.end()
+          ? first_failure - expected.call_fails.begin() + 1
+          : expected.calls.size());
+  if (!std::equal(received.begin(), received.end(), expected.calls.begin(),
+                  expected.calls.begin() + static_cast<std::ptrdiff_t>(in_order)))
+    fail(describe_case(c) + ": with use_parallel false the items did not run in input order");
+  const auto caller = std::this_thread::get_id();
+  if (std::any_of(probe.threads.begin(), probe.threads.end(),
+                  [&](std::thread::id thread) { return thread != caller; }))
+    fail(describe_case(c) + ": with use_parallel false an item ran on another thread");
 }
 
 void run_case(const Case& c) {
