@@ -17,8 +17,8 @@
 #include "fuzz_input.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -58,16 +58,11 @@ struct Case {
 
 Value random_value(FuzzInput& in, int depth) {
   switch (in.below(depth > 0 ? 7 : 5)) {
-  case 0:
-    return {};
-  case 1:
-    return in.flag();
-  case 2:
-    return static_cast<std::int64_t>(in.byte()) - 128;
-  case 3:
-    return in.any_double();
-  case 4:
-    return in.text(4);
+  case 0: return {};
+  case 1: return in.flag();
+  case 2: return static_cast<std::int64_t>(in.byte()) - 128;
+  case 3: return in.any_double();
+  case 4: return in.text(4);
   case 5: {
     List list(in.below(4));
     for (auto& item : list)
@@ -192,8 +187,8 @@ struct ExpectedError {
 
 struct Expected {
   std::variant<Record, ExpectedError> outcome;
-  std::vector<Record> calls;      ///< what the operator receives, in any order
-  std::vector<bool> call_fails;   ///< per entry of calls
+  std::vector<Record> calls;    ///< what the operator receives, in any order
+  std::vector<bool> call_fails; ///< per entry of calls
 };
 
 struct Layout {
@@ -201,10 +196,9 @@ struct Layout {
   std::size_t size = 0;
 };
 
-std::variant<Layout, ExpectedError> model_layout(const Record& inputs,
-                                                 const std::optional<std::vector<std::string>>& in_axes,
-                                                 std::optional<std::size_t> axis_size,
-                                                 const std::string& where) {
+std::variant<Layout, ExpectedError>
+model_layout(const Record& inputs, const std::optional<std::vector<std::string>>& in_axes,
+             std::optional<std::size_t> axis_size, const std::string& where) {
   Layout layout;
   if (!in_axes) {
     for (const auto& [key, value] : inputs)
@@ -334,11 +328,12 @@ std::vector<std::pair<std::size_t, std::size_t>> shards_of(std::size_t items, in
 
 Expected model_pmap(const Case& c, bool vmap_inside) {
   const std::string where = vmap_inside ? "pmap(vmap(Check)): " : "pmap(Check): ";
-  const int workers = c.num_workers.value_or(
-      std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  const int workers =
+      c.num_workers.value_or(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
   if (workers <= 0)
-    return {ExpectedError{false, {"pmap(" + std::string(vmap_inside ? "vmap(Check)" : "Check") +
-                                      "): num_workers is " + std::to_string(workers)}},
+    return {ExpectedError{false,
+                          {"pmap(" + std::string(vmap_inside ? "vmap(Check)" : "Check") +
+                           "): num_workers is " + std::to_string(workers)}},
             {},
             {}};
   const auto found = model_layout(c.inputs, std::nullopt, std::nullopt, where);
@@ -423,8 +418,8 @@ Expected model_pmap(const Case& c, bool vmap_inside) {
 
 std::string describe_case(const Case& c) {
   constexpr std::array<const char*, 4> names{"vmap", "vmap with in_axes", "pmap", "pmap(vmap)"};
-  std::string text = std::string(names[static_cast<std::size_t>(c.transform)]) +
-                     " over " + to_string(c.inputs);
+  std::string text =
+      std::string(names[static_cast<std::size_t>(c.transform)]) + " over " + to_string(c.inputs);
   if (c.in_axes) {
     text += ", in_axes [";
     for (const auto& name : *c.in_axes)
@@ -442,12 +437,9 @@ std::string describe_case(const Case& c) {
 OperatorRef make_transform(const Case& c, const OperatorRef& echo) {
   switch (c.transform) {
   case Transform::vmap:
-  case Transform::vmap_in_axes:
-    return vmap(echo, {.in_axes = c.in_axes, .axis_size = c.axis_size});
-  case Transform::pmap:
-    return pmap(echo, c.num_workers);
-  case Transform::pmap_of_vmap:
-    return pmap(vmap(echo), c.num_workers);
+  case Transform::vmap_in_axes: return vmap(echo, {.in_axes = c.in_axes, .axis_size = c.axis_size});
+  case Transform::pmap: return pmap(echo, c.num_workers);
+  case Transform::pmap_of_vmap: return pmap(vmap(echo), c.num_workers);
   }
   fail("unknown transform");
 }
@@ -489,10 +481,10 @@ void check_calls(const Case& c, const Expected& expected, Probe& probe, bool com
     return;
   const auto first_failure =
       std::find(expected.call_fails.begin(), expected.call_fails.end(), true);
-  const auto in_order = static_cast<std::size_t>(
-      c.fail_fast && first_failure != expected.call_fails.end()
-          ? first_failure - expected.call_fails.begin() + 1
-          : expected.calls.size());
+  const auto in_order =
+      static_cast<std::size_t>(c.fail_fast && first_failure != expected.call_fails.end()
+                                   ? first_failure - expected.call_fails.begin() + 1
+                                   : expected.calls.size());
   if (!std::equal(received.begin(), received.end(), expected.calls.begin(),
                   expected.calls.begin() + static_cast<std::ptrdiff_t>(in_order)))
     fail(describe_case(c) + ": with use_parallel false the items did not run in input order");
@@ -510,9 +502,8 @@ void run_case(const Case& c) {
   const auto* expected_error = std::get_if<ExpectedError>(&expected.outcome);
   try {
     const OperatorRef transform = make_transform(c, make_echo(probe));
-    const auto scope = execution_options({.use_parallel = c.use_parallel,
-                                          .max_workers = c.max_workers,
-                                          .fail_fast = c.fail_fast});
+    const auto scope = execution_options(
+        {.use_parallel = c.use_parallel, .max_workers = c.max_workers, .fail_fast = c.fail_fast});
     const Record output = transform(c.inputs);
     if (expected_error != nullptr)
       fail(describe_case(c) + ": returned " + to_string(output) + " instead of an error saying '" +

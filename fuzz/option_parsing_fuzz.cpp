@@ -26,8 +26,8 @@ using namespace ember::xcs;
 using ember::fuzz::fail;
 
 constexpr std::array<std::string_view, 8> option_names{
-    "use_parallel",    "max_workers", "device_strategy", "enable_caching",
-    "trace_execution", "timeout_seconds", "scheduler",    "fail_fast"};
+    "use_parallel",    "max_workers",     "device_strategy", "enable_caching",
+    "trace_execution", "timeout_seconds", "scheduler",       "fail_fast"};
 
 bool is_option(std::string_view name) {
   return std::find(option_names.begin(), option_names.end(), name) != option_names.end();
@@ -70,18 +70,21 @@ std::string seconds_text(double seconds) {
   return std::string(text.data(), end);
 }
 
-std::string flag_text(bool flag) { return flag ? "true" : "false"; }
+std::string flag_text(bool flag) {
+  return flag ? "true" : "false";
+}
 
 // Every field of `options`, as a user would type it.
 StringOptions as_text(const ExecutionOptions& options) {
-  return {{"use_parallel", flag_text(options.use_parallel)},
-          {"max_workers", options.max_workers ? std::to_string(*options.max_workers) : "none"},
-          {"device_strategy", options.device_strategy},
-          {"enable_caching", flag_text(options.enable_caching)},
-          {"trace_execution", flag_text(options.trace_execution)},
-          {"timeout_seconds", options.timeout_seconds ? seconds_text(*options.timeout_seconds) : ""},
-          {"scheduler", options.scheduler.value_or("null")},
-          {"fail_fast", flag_text(options.fail_fast)}};
+  return {
+      {"use_parallel", flag_text(options.use_parallel)},
+      {"max_workers", options.max_workers ? std::to_string(*options.max_workers) : "none"},
+      {"device_strategy", options.device_strategy},
+      {"enable_caching", flag_text(options.enable_caching)},
+      {"trace_execution", flag_text(options.trace_execution)},
+      {"timeout_seconds", options.timeout_seconds ? seconds_text(*options.timeout_seconds) : ""},
+      {"scheduler", options.scheduler.value_or("null")},
+      {"fail_fast", flag_text(options.fail_fast)}};
 }
 
 // Every field of `options` as a JSON object, typed.

@@ -226,7 +226,9 @@ public:
   using error_code = boost::json::error_code;
   using string_view = boost::json::string_view;
 
-  explicit PreciseDocumentBuilder(boost::json::storage_ptr storage) { stack_.reset(std::move(storage)); }
+  explicit PreciseDocumentBuilder(boost::json::storage_ptr storage) {
+    stack_.reset(std::move(storage));
+  }
 
   boost::json::value release() { return stack_.release(); }
 

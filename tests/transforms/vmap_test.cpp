@@ -179,7 +179,7 @@ TEST_CASE("pmap refuses an operator's own _errors field that is not per-item err
                     Catch::StartsWith("pmap(Echo): shard 0 of 1 returned '_errors' = "
                                       "[{},\"text\"], which is not a list of {index, message}"));
   // An index outside its shard would name another item: refused as well.
-  CHECK_THROWS_AS(pmap(echo, 2)(Record{{"_errors", List{Record{{"index", 5}, {"message", "m"}},
-                                                        nullptr}}}),
-                  ExecutionError);
+  CHECK_THROWS_AS(
+      pmap(echo, 2)(Record{{"_errors", List{Record{{"index", 5}, {"message", "m"}}, nullptr}}}),
+      ExecutionError);
 }

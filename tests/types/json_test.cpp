@@ -126,7 +126,8 @@ TEST_CASE("json doubles read back exactly as to_json wrote them", "[json][regres
     INFO(ember::to_json(Value(x)));
     CHECK(ember::value_from_json(ember::to_json(Value(x))).as_number() == x);
   }
-  CHECK(ember::value_from_json("-922337272272036854775808.0").as_number() == -0x1.86a001e756398p+79);
+  CHECK(ember::value_from_json("-922337272272036854775808.0").as_number() ==
+        -0x1.86a001e756398p+79);
   CHECK(ember::value_from_json("6e49").as_number() == 0x1.486de8697abecp+165);
   CHECK(ember::value_from_json("[5.999999999999999E+49]") == Value(List{0x1.486de8697abebp+165}));
 }
