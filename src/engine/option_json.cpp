@@ -3,6 +3,7 @@
 #include <ember/xcs/engine/option_parsing.hpp>
 
 #include <ember/core/exceptions.hpp>
+#include <ember/core/types/json.hpp>
 
 #include "engine/option_fields.hpp"
 
@@ -84,10 +85,14 @@ void assign_json(ExecutionOptionsUpdate& update, const OptionField& field,
 } // namespace
 
 ExecutionOptionsUpdate parse_execution_options_json(std::string_view json_object_text) {
-  json::error_code error;
-  const json::value root = json::parse(json_object_text, error);
-  if (error) {
-    throw JsonError("Execution options are not valid JSON: " + error.message());
+  // Read by ember's JSON reader, which rounds doubles correctly (Boost 1.81's
+  // json::parse does not, so a timeout written in shortest round-trip form
+  // could read back as a neighbouring double).
+  json::value root;
+  try {
+    root = to_boost_json(value_from_json(json_object_text));
+  } catch (const JsonError& error) {
+    throw JsonError("Execution options are not valid JSON: " + std::string(error.what()));
   }
   if (!root.is_object()) {
     throw JsonError("Execution options must be a JSON object, got a JSON " +

@@ -1,8 +1,12 @@
 #include "ember/xcs/transforms/pmap.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 #include <stdexcept>
 
+#include "ember/core/exceptions.hpp"
+#include "ember/core/types/json.hpp"
 #include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "runtime/executors.hpp"
@@ -30,6 +34,20 @@ std::vector<Shard> make_shards(std::size_t items, std::size_t workers) {
     begin += size;
   }
   return shards;
+}
+
+// The item index of one entry of an inner transform's "_errors" list: a
+// record {index, message} whose index lies within the shard; nullopt for
+// anything else (an operator's own field that happens to use the name).
+std::optional<std::size_t> item_error_index(const Value& error, std::size_t shard_size) {
+  if (!error.is_record())
+    return std::nullopt;
+  const Value* index = error.as_record().find("index");
+  const Value* message = error.as_record().find("message");
+  if (index == nullptr || !index->is_integer() || message == nullptr || !message->is_string() ||
+      index->as_integer() < 0 || static_cast<std::uint64_t>(index->as_integer()) >= shard_size)
+    return std::nullopt;
+  return static_cast<std::size_t>(index->as_integer());
 }
 
 class PmapOperator final : public Operator {
@@ -105,9 +123,15 @@ private:
       if (inner == nullptr || !inner->is_list())
         continue;
       for (const auto& error : inner->as_list()) {
-        const auto& record = error.as_record();
-        errors.emplace_back(record.with("index", static_cast<std::int64_t>(shards[s].begin) +
-                                                     record.get<std::int64_t>("index")));
+        const auto index = item_error_index(error, shards[s].end - shards[s].begin);
+        if (!index)
+          throw ExecutionError(name() + ": shard " + std::to_string(s) + " of " +
+                               std::to_string(shards.size()) + " returned '" + errors_field +
+                               "' = " + to_string(*inner) +
+                               ", which is not a list of {index, message} records for its "
+                               "items; the name is reserved for per-item errors");
+        errors.emplace_back(error.as_record().with(
+            "index", static_cast<std::int64_t>(shards[s].begin + *index)));
       }
     }
     std::stable_sort(errors.begin(), errors.end(), [](const Value& a, const Value& b) {

@@ -1,6 +1,7 @@
 #include "ember/core/types/json.hpp"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 #include <charconv>
 #include <cmath>
@@ -208,6 +209,96 @@ private:
   std::string out_;
 };
 
+// The handler of boost::json::parser (a value_stack fed by basic_parser),
+// except that a double is read again from its text with std::from_chars,
+// which rounds correctly: Boost.JSON 1.81 reads some numbers one unit in the
+// last place off (-9.223372722720369e+23 as -9.223372722720368e+23), so the
+// shortest round-trip text to_json writes would read back as another double.
+// Text beyond a double's range keeps Boost's value (an infinity, which
+// from_boost refuses, or zero).
+class PreciseDocumentBuilder {
+public:
+  static constexpr std::size_t max_object_size = boost::json::object::max_size();
+  static constexpr std::size_t max_array_size = boost::json::array::max_size();
+  static constexpr std::size_t max_key_size = boost::json::string::max_size();
+  static constexpr std::size_t max_string_size = boost::json::string::max_size();
+
+  using error_code = boost::json::error_code;
+  using string_view = boost::json::string_view;
+
+  explicit PreciseDocumentBuilder(boost::json::storage_ptr storage) {
+    stack_.reset(std::move(storage));
+  }
+
+  boost::json::value release() { return stack_.release(); }
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code&) { return true; }
+  bool on_object_end(std::size_t size, error_code&) {
+    stack_.push_object(size);
+    return true;
+  }
+  bool on_array_begin(error_code&) { return true; }
+  bool on_array_end(std::size_t size, error_code&) {
+    stack_.push_array(size);
+    return true;
+  }
+  bool on_key_part(string_view part, std::size_t, error_code&) {
+    stack_.push_chars(part);
+    return true;
+  }
+  bool on_key(string_view last_part, std::size_t, error_code&) {
+    stack_.push_key(last_part);
+    return true;
+  }
+  bool on_string_part(string_view part, std::size_t, error_code&) {
+    stack_.push_chars(part);
+    return true;
+  }
+  bool on_string(string_view last_part, std::size_t, error_code&) {
+    stack_.push_string(last_part);
+    return true;
+  }
+  bool on_number_part(string_view part, error_code&) {
+    number_.append(part.data(), part.size());
+    return true;
+  }
+  bool on_int64(std::int64_t x, string_view, error_code&) {
+    number_.clear();
+    stack_.push_int64(x);
+    return true;
+  }
+  bool on_uint64(std::uint64_t x, string_view, error_code&) {
+    number_.clear();
+    stack_.push_uint64(x);
+    return true;
+  }
+  bool on_double(double boost_value, string_view last_part, error_code&) {
+    number_.append(last_part.data(), last_part.size());
+    double precise = 0;
+    const char* end = number_.data() + number_.size();
+    const auto [stop, error] = std::from_chars(number_.data(), end, precise);
+    stack_.push_double(error == std::errc{} && stop == end ? precise : boost_value);
+    number_.clear();
+    return true;
+  }
+  bool on_bool(bool x, error_code&) {
+    stack_.push_bool(x);
+    return true;
+  }
+  bool on_null(error_code&) {
+    stack_.push_null();
+    return true;
+  }
+  bool on_comment_part(string_view, error_code&) { return true; }
+  bool on_comment(string_view, error_code&) { return true; }
+
+private:
+  boost::json::value_stack stack_;
+  std::string number_; // the text of a number that arrived in parts
+};
+
 [[noreturn]] void throw_too_deep_document() {
   throw JsonError("JSON document nested deeper than " + std::to_string(max_serialized_depth) +
                   " levels");
@@ -341,16 +432,17 @@ Value value_from_json(std::string_view text) {
   boost::json::monotonic_resource arena;
   boost::json::parse_options options;
   options.max_depth = max_serialized_depth;
-  boost::json::parser parser(boost::json::storage_ptr(), options);
-  parser.reset(&arena);
+  boost::json::basic_parser<PreciseDocumentBuilder> parser(options, &arena);
   boost::system::error_code error;
-  const std::size_t consumed = parser.write(text.data(), text.size(), error);
+  const std::size_t consumed = parser.write_some(false, text.data(), text.size(), error);
+  if (!error && consumed < text.size())
+    error = boost::json::error::extra_data;
   if (error == boost::json::error::too_deep)
     throw JsonError("invalid JSON at offset " + std::to_string(consumed) + ": nested deeper than " +
                     std::to_string(max_serialized_depth) + " levels");
   if (error)
     throw JsonError("invalid JSON at offset " + std::to_string(consumed) + ": " + error.message());
-  return from_boost(parser.release(), 0, true, nullptr);
+  return from_boost(parser.handler().release(), 0, true, nullptr);
 }
 
 Record record_from_json(std::string_view text) {

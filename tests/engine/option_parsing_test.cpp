@@ -169,6 +169,17 @@ TEST_CASE("a JSON object sets options from typed values", "[parsing][json]") {
   CHECK_FALSE(parse_execution_options_json("{}").use_parallel);
 }
 
+// Found by fuzz/option_parsing_fuzz.cpp: Boost 1.81's json::parse read this one
+// unit in the last place off, so the JSON and text forms disagreed.
+TEST_CASE("a JSON timeout reads as the same double as its text form",
+          "[parsing][json][regression]") {
+  const auto from_json =
+      parse_execution_options_json(R"({"timeout_seconds": 5.999999999999999e+49})");
+  const auto from_text = parse_execution_options({{"timeout_seconds", "5.999999999999999e+49"}});
+  CHECK(from_json.timeout_seconds == std::optional<std::optional<double>>(0x1.486de8697abebp+165));
+  CHECK(from_text.timeout_seconds == from_json.timeout_seconds);
+}
+
 TEST_CASE("a JSON value of the wrong type names option value and allowed type",
           "[parsing][json][errors]") {
   CHECK(json_error_text(R"({"max_workers": "4"})") ==

@@ -168,3 +168,18 @@ TEST_CASE("pmap of vmap gives the same result as vmap", "[pmap][vmap][nesting]")
   Record inputs{{"x", xs}, {"k", 3}};
   CHECK(pmap(vmap(doubler()), 4)(inputs) == vmap(doubler())(inputs));
 }
+
+// Found by fuzz/batch_shapes_fuzz.cpp: with fail_fast = false, an operator's own
+// "_errors" field made pmap throw FieldError "field 'index' is missing".
+TEST_CASE("pmap refuses an operator's own _errors field that is not per-item errors",
+          "[pmap][errors][regression]") {
+  auto scope = execution_options({.fail_fast = false});
+  auto echo = function_operator("Echo", [](const Record& in) { return in; });
+  CHECK_THROWS_WITH(pmap(echo, 1)(Record{{"_errors", List{Record{}, "text"}}, {"a", 1}}),
+                    Catch::StartsWith("pmap(Echo): shard 0 of 1 returned '_errors' = "
+                                      "[{},\"text\"], which is not a list of {index, message}"));
+  // An index outside its shard would name another item: refused as well.
+  CHECK_THROWS_AS(
+      pmap(echo, 2)(Record{{"_errors", List{Record{{"index", 5}, {"message", "m"}}, nullptr}}}),
+      ExecutionError);
+}
