@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "ember/core/exceptions.hpp"
+#include "ember/core/types/json.hpp"
 #include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "transforms/batch_layout.hpp"
@@ -45,7 +46,7 @@ private:
   // reports its failed items in its own "_errors": they move into this batch's
   // list as {"index": item, "message": m, "inner": the nested entry}, so no
   // failure is dropped however deep it happened. The list is in item order.
-  static List lift_reports(BatchOutcome& outcome) {
+  List lift_reports(BatchOutcome& outcome) const {
     List errors;
     auto failure = outcome.failures.begin(); // sorted by index
     for (std::size_t i = 0; i < outcome.results.size(); ++i) {
@@ -58,9 +59,15 @@ private:
       const Value* nested = result->find(errors_field);
       if (nested == nullptr || !nested->is_list())
         continue;
-      for (const auto& entry : nested->as_list())
-        errors.emplace_back(Record{
-            {"index", index}, {"message", entry.as_record().at("message")}, {"inner", entry}});
+      for (const auto& entry : nested->as_list()) {
+        const Value* message = entry.is_record() ? entry.as_record().find("message") : nullptr;
+        if (message == nullptr || !message->is_string())
+          throw ExecutionError(name() + ": item " + std::to_string(i) + " returned '" +
+                               errors_field + "' = " + to_string(*nested) +
+                               ", which is not a list of {index, message} records for its "
+                               "items; the name is reserved for per-item errors");
+        errors.emplace_back(Record{{"index", index}, {"message", *message}, {"inner", entry}});
+      }
       result->erase(errors_field);
     }
     return errors;

@@ -183,3 +183,18 @@ TEST_CASE("pmap refuses an operator's own _errors field that is not per-item err
       pmap(echo, 2)(Record{{"_errors", List{Record{{"index", 5}, {"message", "m"}}, nullptr}}}),
       ExecutionError);
 }
+
+// Found by fuzz/batch_shapes_fuzz.cpp: with fail_fast = false, vmap read an
+// operator's own "_errors" field as a nested batch's report and threw
+// FieldError "value is a number, expected a record".
+TEST_CASE("vmap refuses an operator's own _errors field that is not per-item errors",
+          "[vmap][errors][regression]") {
+  auto scope = execution_options({.fail_fast = false});
+  auto echo = function_operator("Echo", [](const Record& in) { return in; });
+  CHECK_THROWS_MATCHES(vmap(echo, {.in_axes = std::vector<std::string>{}, .axis_size = 1})(
+                           Record{{"_errors", List{2.5, nullptr}}}),
+                       ExecutionError,
+                       Catch::Message("vmap(Echo): item 0 returned '_errors' = [2.5,null], which "
+                                      "is not a list of {index, message} records for its items; "
+                                      "the name is reserved for per-item errors"));
+}
