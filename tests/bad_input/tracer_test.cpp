@@ -66,7 +66,6 @@ TEST_CASE("a jitted sub-operator given the wrong type fails as in the plain forw
 
 TEST_CASE("a jitted composite passes NaN, bytes and records nested to the limit unchanged",
           "[bad_input][jit][nan][deep]") {
-  // Deeper nesting crashes today: see held_out/tracer_defects_test.cpp.
   Value deep = Record{};
   for (std::size_t i = 1; i < max_serialized_depth; ++i)
     deep = Record{{"inner", deep}};
