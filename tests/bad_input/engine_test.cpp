@@ -55,9 +55,12 @@ TEST_CASE("NaN infinite zero and negative timeouts are refused naming the value"
         "Invalid value for execution option 'timeout_seconds': 0" + allowed);
   CHECK(string_error({{"timeout_seconds", "nan"}}) ==
         "Invalid value for execution option 'timeout_seconds': nan" + allowed);
+  // JSON text past a double is refused while reading, naming the field.
   CHECK_THROWS_MATCHES(
-      parse_execution_options_json(R"({"timeout_seconds": 1e400})"), ExecutionOptionError,
-      Catch::Message("Invalid value for execution option 'timeout_seconds': inf" + allowed));
+      parse_execution_options_json(R"({"timeout_seconds": 1e400})"), JsonError,
+      Catch::Message("Execution options are not valid JSON: invalid JSON: field "
+                     "'timeout_seconds' is a number outside the range of a double (allowed: "
+                     "magnitudes up to 1.7976931348623157e+308)"));
   CHECK_THROWS_AS(parse_execution_options_json(R"({"timeout_seconds": NaN})"), JsonError);
 }
 
