@@ -56,18 +56,21 @@ private:
         errors.emplace_back(Record{{"index", index}, {"message", (failure++)->message}});
         continue;
       }
+      // The name is reserved: whatever an item returns under it is dropped,
+      // a list after its entries were lifted (as pmap does).
       const Value* nested = result->find(errors_field);
-      if (nested == nullptr || !nested->is_list())
+      if (nested == nullptr)
         continue;
-      for (const auto& entry : nested->as_list()) {
-        const Value* message = entry.is_record() ? entry.as_record().find("message") : nullptr;
-        if (message == nullptr || !message->is_string())
-          throw ExecutionError(name() + ": item " + std::to_string(i) + " returned '" +
-                               errors_field + "' = " + to_string(*nested) +
-                               ", which is not a list of {index, message} records for its "
-                               "items; the name is reserved for per-item errors");
-        errors.emplace_back(Record{{"index", index}, {"message", *message}, {"inner", entry}});
-      }
+      if (nested->is_list())
+        for (const auto& entry : nested->as_list()) {
+          const Value* message = entry.is_record() ? entry.as_record().find("message") : nullptr;
+          if (message == nullptr || !message->is_string())
+            throw ExecutionError(name() + ": item " + std::to_string(i) + " returned '" +
+                                 errors_field + "' = " + to_string(*nested) +
+                                 ", which is not a list of {index, message} records for its "
+                                 "items; the name is reserved for per-item errors");
+          errors.emplace_back(Record{{"index", index}, {"message", *message}, {"inner", entry}});
+        }
       result->erase(errors_field);
     }
     return errors;

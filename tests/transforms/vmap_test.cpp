@@ -198,3 +198,13 @@ TEST_CASE("vmap refuses an operator's own _errors field that is not per-item err
                                       "is not a list of {index, message} records for its items; "
                                       "the name is reserved for per-item errors"));
 }
+
+// Found by fuzz/batch_shapes_fuzz.cpp: an item's own "_errors" that was not a
+// list stayed in its result, so items disagreed on their fields.
+TEST_CASE("vmap drops whatever an item returns under _errors with fail_fast off",
+          "[vmap][errors][regression]") {
+  auto scope = execution_options({.fail_fast = false});
+  auto echo = function_operator("Echo", [](const Record& in) { return in; });
+  auto out = vmap(echo)(Record{{"_errors", List{List{}, nullptr, 7}}, {"b", List{1, 2, 3}}});
+  CHECK(out == Record{{"b", List{1, 2, 3}}, {"_errors", List{}}});
+}
