@@ -267,15 +267,16 @@ private:
       outputs_[node] = std::move(output);
     }
     --remaining_;
-    bool newly_ready = release_successors(node);
-    if (idle_ > 0 && (newly_ready || remaining_ == 0))
+    release_successors(node);
+    // This thread takes one ready node itself next: waking an idle thread
+    // for it would only make that thread find nothing and wait again.
+    if (idle_ > 0 && (ready_.size() > 1 || remaining_ == 0))
       changed_.notify_all();
   }
 
   // A successor whose last predecessor just ended becomes ready, unless some
   // predecessor failed or was skipped: then it is skipped, and so on downstream.
-  bool release_successors(std::size_t node) {
-    bool newly_ready = false;
+  void release_successors(std::size_t node) {
     auto& ended = ended_;
     ended.push_back(node);
     while (!ended.empty()) {
@@ -294,11 +295,9 @@ private:
           ended.push_back(to);
         } else if (parallel_) {
           ready_.push_back(to);
-          newly_ready = true;
         }
       }
     }
-    return newly_ready;
   }
 
   // Under the lock: the executors to post one helper each to, for the ready
