@@ -12,39 +12,17 @@
 #include "ember/xcs/runtime/operator_actor.hpp"
 #include "ember/xcs/runtime/runtime.hpp"
 #include "support.hpp"
+#include "../runtime/actor_request.hpp"
 
 using namespace ember;
 using namespace ember::xcs;
 using namespace std::chrono_literals;
+using ember::testing::request_from_actor;
 using ember::testing::endless;
 using ember::testing::EndlessCounts;
 using ember::testing::expect_timeout;
 
 namespace {
-
-// Requests `target` from an event-based actor; the future holds the reply or
-// the facade's exception for the error.
-std::future<Record> request(OperatorActor target, Record inputs,
-                            std::optional<Envelope> envelope = std::nullopt) {
-  auto promise = std::make_shared<std::promise<Record>>();
-  auto future = promise->get_future();
-  actor_system().spawn([=](caf::event_based_actor* self) {
-    auto on_reply = [=](Record& out) { promise->set_value(std::move(out)); };
-    auto on_error = [=](caf::error& err) {
-      try {
-        throw_error(err);
-      } catch (...) {
-        promise->set_exception(std::current_exception());
-      }
-    };
-    if (envelope)
-      self->request(target, caf::infinite, invoke_atom::value, inputs, *envelope)
-          .then(on_reply, on_error);
-    else
-      self->request(target, caf::infinite, invoke_atom::value, inputs).then(on_reply, on_error);
-  });
-  return future;
-}
 
 Envelope envelope_with(const ExecutionOptionsUpdate& update) {
   auto scope = execution_options(update);
@@ -96,7 +74,7 @@ TEST_CASE("a never-returning body requested through an actor times out and is st
   auto counts = std::make_shared<EndlessCounts>();
   auto actor = spawn_operator(endless("Endless", counts));
   const auto begin = std::chrono::steady_clock::now();
-  auto reply = request(actor, Record{}, envelope_with({.timeout_seconds = 0.3}));
+  auto reply = request_from_actor(actor, Record{}, envelope_with({.timeout_seconds = 0.3}));
   REQUIRE(reply.wait_for(5s) == std::future_status::ready);
   CHECK(std::chrono::steady_clock::now() - begin < 5s);
   CHECK_THROWS_MATCHES(reply.get(), TimeoutError,
@@ -110,7 +88,7 @@ TEST_CASE("a never-returning body requested through an actor times out and is st
 TEST_CASE("an actor body throwing a non-standard exception is an execution error naming it",
           "[bad_input][runtime][actor][non_std]") {
   auto op = function_operator("ThrowsInt", [](const Record&) -> Record { throw 42; });
-  auto reply = request(spawn_operator(op), Record{});
+  auto reply = request_from_actor(spawn_operator(op), Record{});
   REQUIRE(reply.wait_for(5s) == std::future_status::ready);
   CHECK_THROWS_MATCHES(reply.get(), ExecutionError,
                        Catch::Message("operator 'ThrowsInt' failed with a non-standard "
@@ -122,7 +100,7 @@ TEST_CASE("an actor request with wrong input types gets a validation error",
   auto op = function_operator(
       "Typed", [](const Record& in) { return in; },
       Specification{{Field::required_field("text", FieldType::string)}, {}});
-  auto reply = request(spawn_operator(op), Record{{"text", List{}}});
+  auto reply = request_from_actor(spawn_operator(op), Record{{"text", List{}}});
   REQUIRE(reply.wait_for(5s) == std::future_status::ready);
   CHECK_THROWS_MATCHES(reply.get(), ExecutionError,
                        Catch::Message("operator 'Typed': input field 'text' is a list, expected "
@@ -139,12 +117,12 @@ TEST_CASE("an actor request with a huge timeout or deep inputs is answered",
     deep = Record{{"inner", deep}};
   auto echo = function_operator("Echo", [](const Record& in) { return in; });
   const Record inputs{{"deep", deep}, {"nan", std::nan("")}};
-  auto reply = request(spawn_operator(echo), inputs, envelope_with({.timeout_seconds = 1e300}));
+  auto reply = request_from_actor(spawn_operator(echo), inputs, envelope_with({.timeout_seconds = 1e300}));
   REQUIRE(reply.wait_for(5s) == std::future_status::ready);
   CHECK(reply.get() == inputs);
   ember::xcs::detail::EnvelopeFields fields;
   fields.timeout_seconds = std::numeric_limits<double>::infinity();
-  auto from_wire = request(spawn_operator(echo), inputs, ember::xcs::detail::from_fields(fields));
+  auto from_wire = request_from_actor(spawn_operator(echo), inputs, ember::xcs::detail::from_fields(fields));
   REQUIRE(from_wire.wait_for(5s) == std::future_status::ready);
   CHECK(from_wire.get() == inputs);
 }

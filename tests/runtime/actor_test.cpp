@@ -10,37 +10,15 @@
 #include "ember/xcs/runtime/runtime.hpp"
 #include "runtime/runtime_core.hpp"
 #include "support.hpp"
+#include "actor_request.hpp"
 
 using namespace ember;
 using namespace ember::xcs;
 using namespace std::chrono_literals;
+using ember::testing::request_from_actor;
 using ember::testing::Gate;
 
 namespace {
-
-// What a message-driven application does: an event-based actor requests the
-// operator and handles the reply later; nothing blocks.
-std::future<Record> request_from_actor(OperatorActor target, Record inputs,
-                                       std::optional<Envelope> envelope = std::nullopt) {
-  auto promise = std::make_shared<std::promise<Record>>();
-  auto future = promise->get_future();
-  actor_system().spawn([=](caf::event_based_actor* self) {
-    auto on_reply = [=](Record& out) { promise->set_value(std::move(out)); };
-    auto on_error = [=](caf::error& err) {
-      try {
-        throw_error(err);
-      } catch (...) {
-        promise->set_exception(std::current_exception());
-      }
-    };
-    if (envelope)
-      self->request(target, caf::infinite, invoke_atom::value, inputs, *envelope)
-          .then(on_reply, on_error);
-    else
-      self->request(target, caf::infinite, invoke_atom::value, inputs).then(on_reply, on_error);
-  });
-  return future;
-}
 
 Record get_within(std::future<Record>& future, std::chrono::milliseconds limit = 5000ms) {
   REQUIRE(future.wait_for(limit) == std::future_status::ready);
