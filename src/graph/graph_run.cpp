@@ -252,6 +252,15 @@ private:
 
   // Under the lock: records the node's outcome and releases its successors.
   void complete(std::size_t node, std::optional<Record> output, std::exception_ptr error) {
+    if (error && deadline() && Clock::now() >= *deadline() && is_timeout(error)) {
+      // A nested call in the node ran into this run's deadline before the
+      // supervisor's timer fired: the run timed out, the node did not fail.
+      if (!timeout_message_)
+        timeout_message_ = timeout_message();
+      stop_.request_stop();
+      changed_.notify_all();
+      return;
+    }
     if (error && fail_fast_) {
       if (!first_failure_)
         first_failure_ = Failure{node, error};

@@ -14,6 +14,16 @@ std::string message_of(const std::exception_ptr& error) {
   }
 }
 
+bool is_timeout(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const TimeoutError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 void rethrow_as_execution_error(const std::exception_ptr& error, const std::string& context) {
   try {
     std::rethrow_exception(error);

@@ -10,6 +10,11 @@ namespace ember::xcs::detail {
 /// what() of the exception, or a fixed text for a non-standard one.
 std::string message_of(const std::exception_ptr& error);
 
+/// Whether `error` is a TimeoutError: a body that ran into the run's own
+/// deadline (a nested call checks it too, and may do so before the run's
+/// timer fires) is the run timing out, not the body failing.
+bool is_timeout(const std::exception_ptr& error);
+
 /// Rethrows `error` as ExecutionError(`context` + ": " + its message) with the
 /// original nested; a TimeoutError or CancelledError passes through unchanged:
 /// a deadline or a cancellation is the caller's outcome, not the body's fault.

@@ -22,16 +22,6 @@ using Clock = this_call::Clock;
 using deadline_atom = caf::atom_constant<caf::atom("e_deadln")>;
 using finished_atom = caf::atom_constant<caf::atom("e_done")>;
 
-bool is_timeout(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const TimeoutError&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 // Shared by the calling thread, the helpers and the supervisor; whoever
 // finishes last frees it.
 class BatchState : public std::enable_shared_from_this<BatchState> {

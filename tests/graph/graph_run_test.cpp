@@ -13,6 +13,8 @@
 #include "ember/core/registry/operator/base/function_operator.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "ember/xcs/graph/graph.hpp"
+#include "ember/xcs/runtime/operator_actor.hpp"
+#include "ember/xcs/runtime/runtime.hpp"
 #include "ember/xcs/runtime/this_call.hpp"
 #include "ember/xcs/transforms/vmap.hpp"
 
@@ -357,4 +359,38 @@ TEST_CASE("An empty graph runs to an empty result", "[graph][run]") {
   auto result = Graph{}.run(Record{{"value", 1}});
   CHECK(result.outputs.empty());
   CHECK(result.ok());
+}
+
+TEST_CASE("a nested call that hits the deadline times the graph out before its timer fires",
+          "[graph][run][options]") {
+  // A node's nested call checks the shared deadline itself; its TimeoutError
+  // was recorded as the node failing when it came before the supervisor's
+  // timer, and with fail_fast = false the run returned after its deadline.
+  // Here the one CAF scheduler thread is held, so the timer cannot fire first.
+  shutdown_runtime();
+  configure_runtime(RuntimeConfig{.scheduler_threads = 1});
+  auto gate = std::make_shared<Gate>();
+  std::latch holding{1};
+  actor_system().spawn([gate, &holding](caf::event_based_actor*) {
+    holding.count_down();
+    gate->wait();
+  });
+  holding.wait();
+  auto leaf = function_operator("Leaf", [](const Record& in) { return in; });
+  Graph graph;
+  graph.add_node("late", function_operator("PastDeadline", [leaf](const Record&) {
+    // Outlives the deadline, ignoring cancellation; then the nested call times out.
+    eventually([] { return this_call::Clock::now() > *this_call::deadline(); });
+    return vmap(leaf)(Record{{"y", List{1, 2}}});
+  }));
+  {
+    auto scope = execution_options({.timeout_seconds = 0.02, .fail_fast = false});
+    CHECK_THROWS_MATCHES(graph.run({}), TimeoutError,
+                         Catch::Message("graph timed out: the deadline of timeout_seconds=0.02 "
+                                        "passed with node 'late' (operator 'PastDeadline') "
+                                        "still running"));
+  }
+  gate->open();
+  shutdown_runtime();
+  configure_runtime(RuntimeConfig{});
 }
