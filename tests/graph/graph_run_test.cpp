@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "../runtime/held_scheduler.hpp"
 #include "../runtime/support.hpp"
 #include "ember/core/exceptions.hpp"
 #include "ember/core/registry/operator/base/function_operator.hpp"
@@ -367,15 +368,7 @@ TEST_CASE("a nested call that hits the deadline times the graph out before its t
   // was recorded as the node failing when it came before the supervisor's
   // timer, and with fail_fast = false the run returned after its deadline.
   // Here the one CAF scheduler thread is held, so the timer cannot fire first.
-  shutdown_runtime();
-  configure_runtime(RuntimeConfig{.scheduler_threads = 1});
-  auto gate = std::make_shared<Gate>();
-  std::latch holding{1};
-  actor_system().spawn([gate, &holding](caf::event_based_actor*) {
-    holding.count_down();
-    gate->wait();
-  });
-  holding.wait();
+  ember::testing::HeldScheduler held;
   auto leaf = function_operator("Leaf", [](const Record& in) { return in; });
   Graph graph;
   graph.add_node("late", function_operator("PastDeadline", [leaf](const Record&) {
@@ -390,7 +383,4 @@ TEST_CASE("a nested call that hits the deadline times the graph out before its t
                                         "passed with node 'late' (operator 'PastDeadline') "
                                         "still running"));
   }
-  gate->open();
-  shutdown_runtime();
-  configure_runtime(RuntimeConfig{});
 }

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <pthread.h>
 
+#include "../runtime/held_scheduler.hpp"
 #include "../runtime/support.hpp"
 #include "ember/core/exceptions.hpp"
 #include "ember/core/registry/operator/base/function_operator.hpp"
@@ -394,15 +395,7 @@ TEST_CASE("a nested call that hits the deadline times the whole call out before 
   // supervisor's timer: with fail_fast = false the call returned after its
   // deadline, listing "deadline passed" errors. Here the one CAF scheduler
   // thread is held, so the timer cannot fire before the call ends.
-  shutdown_runtime();
-  configure_runtime(RuntimeConfig{.scheduler_threads = 1});
-  auto gate = std::make_shared<Gate>();
-  std::latch holding{1};
-  actor_system().spawn([gate, &holding](caf::event_based_actor*) {
-    holding.count_down();
-    gate->wait();
-  });
-  holding.wait();
+  ember::testing::HeldScheduler held;
   auto leaf = function_operator("Leaf", [](const Record& in) { return in; });
   auto op = function_operator("PastDeadline", [leaf](const Record& in) {
     if (in.get<std::int64_t>("x") == 0) // outlives the deadline, ignoring cancellation
@@ -413,7 +406,4 @@ TEST_CASE("a nested call that hits the deadline times the whole call out before 
     auto scope = execution_options({.max_workers = 1, .timeout_seconds = 0.02, .fail_fast = false});
     CHECK_THROWS_AS(vmap(op)(Record{{"x", range(2)}}), TimeoutError);
   }
-  gate->open();
-  shutdown_runtime();
-  configure_runtime(RuntimeConfig{});
 }
