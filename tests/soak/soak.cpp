@@ -38,6 +38,7 @@
 #include <ember/xcs.hpp>
 
 #include "structure.hpp"
+#include "sanitized.hpp"
 
 using namespace ember;
 using namespace ember::xcs;
@@ -47,17 +48,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-#else
-constexpr bool sanitized = false;
-#endif
+using ember::testing::sanitized;
 
 constexpr auto max_lateness = 50ms;  // the bound past a call's deadline
 constexpr auto call_limit = 60s;     // a call still running after this is a hang

@@ -11,23 +11,14 @@
 
 #include <ember/xcs.hpp>
 
+#include "sanitized.hpp"
+
 using namespace ember;
 using namespace ember::xcs;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
-    __has_feature(memory_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-#else
-constexpr bool sanitized = false;
-#endif
+using ember::testing::sanitized;
 
 constexpr std::int64_t items = 1'000'000;
 constexpr double bound_per_item = 400; // bytes; the README's documented bound
