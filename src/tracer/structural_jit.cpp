@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <vector>
 
 #include "ember/core/exceptions.hpp"
 #include "ember/core/types/detail/pending_record.hpp"
@@ -22,16 +23,63 @@ namespace {
 
 using namespace detail;
 
+// The pending records anywhere in `inputs`: the record itself, or any record
+// nested in its fields and lists. A pending record is not looked into: that
+// would wait for it. Iterative: inputs nested 100,000 levels deep must not
+// overflow the stack.
+std::vector<ember::detail::PendingRecord*> pending_in(const Record& inputs) {
+  std::vector<ember::detail::PendingRecord*> found;
+  std::vector<const Record*> records{&inputs};
+  std::vector<const List*> lists;
+  auto visit = [&](const Value& value) {
+    if (value.is_record())
+      records.push_back(&value.as_record());
+    else if (value.is_list())
+      lists.push_back(&value.as_list());
+  };
+  while (!records.empty() || !lists.empty()) {
+    if (!lists.empty()) {
+      const List* list = lists.back();
+      lists.pop_back();
+      for (const auto& element : *list)
+        visit(element);
+      continue;
+    }
+    const Record* record = records.back();
+    records.pop_back();
+    if (auto* pending = ember::detail::pending_of(*record)) {
+      found.push_back(pending);
+      continue;
+    }
+    for (const auto& entry : *record)
+      visit(entry.second);
+  }
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
+  return found;
+}
+
 // One sub-operator call inside a jitted forward: queued until a helper, a
-// reader or the frame's drain claims it; then running; then done.
+// reader or the frame's drain claims it; then running; then done. Its body
+// starts only once every pending record in its inputs is finished, so a body
+// never waits for another call's result while it runs user code (which may
+// hold a lock the other call's body needs).
 class JitCall final : public ember::detail::PendingRecord {
 public:
   // The call keeps a copy of the frame's context, not the frame: the frame
-  // holds its calls, and pending records may outlive the frame.
-  JitCall(CallContext context, OperatorRef op, Record inputs, ExecutionSnapshot options,
-          std::size_t index)
+  // holds its calls, and pending records may outlive the frame. `inputs`
+  // keeps the records in `waits` alive.
+  JitCall(CallContext context, OperatorRef op, Record inputs,
+          std::vector<ember::detail::PendingRecord*> waits, ExecutionSnapshot options,
+          const void* frame, std::size_t index)
       : context_(std::move(context)), op_(std::move(op)), inputs_(std::move(inputs)),
-        options_(std::move(options)), index_(index) {}
+        waits_(std::move(waits)), options_(std::move(options)), frame_(frame), index_(index) {}
+
+  // The records this call waits for before its body starts.
+  const std::vector<ember::detail::PendingRecord*>& waits() const noexcept { return waits_; }
+
+  const void* frame() const noexcept { return frame_; }
+  std::size_t index() const noexcept { return index_; }
 
   const Record& resolve() override {
     if (try_claim())
@@ -71,7 +119,9 @@ private:
   CallContext context_;
   OperatorRef op_;
   Record inputs_;
+  std::vector<ember::detail::PendingRecord*> waits_;
   ExecutionSnapshot options_;
+  const void* frame_;
   std::size_t index_;
   std::mutex mutex_;
   std::condition_variable finished_;
@@ -97,8 +147,9 @@ public:
 
   Record intercept(const OperatorRef& op, const Record& inputs) override {
     auto options = current_execution_snapshot();
-    auto call = std::make_shared<JitCall>(context_, op, inputs, options, calls_.size());
-    JitPlanNode node{calls_.size(), op.name(), producers(inputs)};
+    auto call = std::make_shared<JitCall>(context_, op, inputs, pending_in(inputs), options, this,
+                                          calls_.size());
+    JitPlanNode node{calls_.size(), op.name(), producers(*call)};
     if (expected_ && !expected_->expects(node))
       expected_.reset();
     plan_.push_back(std::move(node));
@@ -169,29 +220,14 @@ private:
     return call;
   }
 
-  // The earlier calls whose pending results appear in `inputs` (the record
-  // itself, its fields, or elements of list fields).
-  std::vector<std::size_t> producers(const Record& inputs) const {
+  // The earlier calls of this frame whose pending results `call` waits for.
+  std::vector<std::size_t> producers(const JitCall& call) const {
     std::vector<std::size_t> from;
-    auto note = [&](const Record& record) {
-      if (auto* pending = ember::detail::pending_of(record))
-        for (std::size_t i = 0; i < calls_.size(); ++i)
-          if (calls_[i].get() == pending)
-            from.push_back(i);
-    };
-    note(inputs);
-    if (ember::detail::pending_of(inputs) != nullptr)
-      return from;
-    for (const auto& [key, value] : inputs) {
-      if (value.is_record())
-        note(value.as_record());
-      else if (value.is_list())
-        for (const auto& element : value.as_list())
-          if (element.is_record())
-            note(element.as_record());
-    }
+    for (auto* pending : call.waits())
+      if (const auto* producer = dynamic_cast<const JitCall*>(pending); producer != nullptr &&
+                                                                        producer->frame() == this)
+        from.push_back(producer->index());
     std::sort(from.begin(), from.end());
-    from.erase(std::unique(from.begin(), from.end()), from.end());
     return from;
   }
 
@@ -213,9 +249,15 @@ void JitCall::run() {
   Record result;
   std::exception_ptr error;
   try {
-    if (context_.stop.stop_requested())
-      throw CancelledError("operator '" + op_->name() +
-                           "' was not started: its structural_jit call was cancelled");
+    auto cancelled = [&] {
+      if (context_.stop.stop_requested())
+        throw CancelledError("operator '" + op_->name() +
+                             "' was not started: its structural_jit call was cancelled");
+    };
+    cancelled();
+    for (auto* pending : waits_)
+      pending->resolve(); // runs it here if nobody has started it; rethrows its failure
+    cancelled();
     result = invoke_body(*op_, inputs_, options_, {"structural_jit", static_cast<std::int64_t>(index_), -1});
   } catch (...) {
     error = std::current_exception();

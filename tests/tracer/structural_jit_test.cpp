@@ -158,6 +158,49 @@ TEST_CASE("a call that follows a cached chain runs it on the calling thread", "[
   CHECK(jit_stats(jitted).cache_hits == 1);
 }
 
+TEST_CASE("a sub-call's body starts only after the calls whose results it takes have ended",
+          "[jit][plan]") {
+  // Producer holds its body until Marker, the last call, starts: by then the
+  // two consumers queued before Marker have been claimed by other threads.
+  // A consumer body must not begin before Producer's ends, however deeply
+  // Producer's pending result sits in its inputs: a body that took a lock
+  // and then read its input would otherwise deadlock with a producer that
+  // needs the same lock.
+  std::atomic<bool> marker_started{false};
+  std::atomic<bool> produced{false};
+  std::atomic<int> early_starts{0};
+  auto producer = function_operator("Producer", [&](const Record& in) {
+    CHECK(eventually([&] { return marker_started.load(); }, 5000ms));
+    produced = true;
+    return Record{{"x", in.get<std::int64_t>("x") + 1}};
+  }, {}, OperatorKind::io);
+  auto consumer = function_operator("Consumer", [&](const Record& in) {
+    if (!produced)
+      ++early_starts;
+    return in;
+  }, {}, OperatorKind::io);
+  auto marker = function_operator("Marker", [&](const Record& in) {
+    marker_started = true;
+    return in;
+  }, {}, OperatorKind::io);
+  auto composite = function_operator("Nested", [=](const Record& in) {
+    Record made = producer(in);
+    Record deep = consumer(Record{{"wrap", Record{{"inner", made}}}});
+    Record listed = consumer(Record{{"items", List{Value{made}}}});
+    marker(in);
+    return Record{{"deep", deep}, {"listed", listed}};
+  }, {}, OperatorKind::io);
+  auto scope = execution_options({.max_workers = 4});
+  auto jitted = structural_jit(composite);
+  Record made{{"x", 2}};
+  CHECK(jitted(Record{{"x", 1}}) ==
+        Record{{"deep", Record{{"wrap", Record{{"inner", made}}}}},
+               {"listed", Record{{"items", List{Value{made}}}}}});
+  CHECK(early_starts == 0);
+  CHECK(jit_plan(jitted)[1].inputs_from == std::vector<std::size_t>{0});
+  CHECK(jit_plan(jitted)[2].inputs_from == std::vector<std::size_t>{0});
+}
+
 TEST_CASE("a call that leaves a cached chain runs its independent calls concurrently",
           "[jit][plan]") {
   constexpr int members = 3;
