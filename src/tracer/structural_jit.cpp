@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "ember/core/exceptions.hpp"
 #include "ember/core/types/detail/pending_record.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
@@ -29,8 +31,8 @@ using namespace detail;
 // overflow the stack.
 std::vector<ember::detail::PendingRecord*> pending_in(const Record& inputs) {
   std::vector<ember::detail::PendingRecord*> found;
-  std::vector<const Record*> records{&inputs};
-  std::vector<const List*> lists;
+  boost::container::small_vector<const Record*, 8> records{&inputs};
+  boost::container::small_vector<const List*, 4> lists;
   auto visit = [&](const Value& value) {
     if (value.is_record())
       records.push_back(&value.as_record());
