@@ -10,7 +10,6 @@
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include "ember/core/exceptions.hpp"
@@ -29,15 +28,6 @@ using deadline_atom = caf::atom_constant<caf::atom("e_deadln")>;
 using finished_atom = caf::atom_constant<caf::atom("e_done")>;
 
 enum class NodeStatus : unsigned char { waiting, running, finished, failed, skipped };
-
-// "timeout_seconds=0.1", or where the deadline came from when this scope set none.
-std::string deadline_source(const ExecutionOptions& options) {
-  if (!options.timeout_seconds)
-    return "its enclosing call";
-  std::ostringstream text;
-  text << "timeout_seconds=" << *options.timeout_seconds;
-  return text.str();
-}
 
 
 // The inputs of a node with predecessors: their outputs through the incoming

@@ -3,13 +3,13 @@
 #include <exception>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 
 #include "ember/core/exceptions.hpp"
 #include "ember/core/registry/operator/base/operator_ref.hpp"
 #include "runtime/call_context.hpp"
 #include "runtime/executors.hpp"
+#include "runtime/failure.hpp"
 #include "runtime/invoke.hpp"
 #include "runtime/runtime_core.hpp"
 
@@ -39,14 +39,8 @@ void refuse_scheduler_thread(const Operator& op) {
 }
 
 std::string timeout_message(const Operator& op, const xcs::ExecutionSnapshot& options) {
-  std::ostringstream message;
-  message << "operator '" << op.name() << "' timed out: the deadline of ";
-  if (options->timeout_seconds)
-    message << "timeout_seconds=" << *options->timeout_seconds;
-  else
-    message << "its enclosing call";
-  message << " passed before it finished";
-  return message.str();
+  return "operator '" + op.name() + "' timed out: the deadline of " +
+         xcs::detail::deadline_source(*options) + " passed before it finished";
 }
 
 Record run_with_deadline(const std::shared_ptr<const Operator>& op, const Record& inputs,

@@ -1,8 +1,18 @@
 #include "runtime/failure.hpp"
 
+#include <sstream>
+
 #include "ember/core/exceptions.hpp"
 
 namespace ember::xcs::detail {
+
+std::string deadline_source(const ExecutionOptions& options) {
+  if (!options.timeout_seconds)
+    return "its enclosing call";
+  std::ostringstream text;
+  text << "timeout_seconds=" << *options.timeout_seconds;
+  return text.str();
+}
 
 std::string message_of(const std::exception_ptr& error) {
   try {

@@ -5,7 +5,13 @@
 #include <exception>
 #include <string>
 
+#include "ember/xcs/engine/execution_options.hpp"
+
 namespace ember::xcs::detail {
+
+/// Where a run's deadline came from, for its timeout message:
+/// "timeout_seconds=0.1", or "its enclosing call" when this scope set none.
+std::string deadline_source(const ExecutionOptions& options);
 
 /// what() of the exception, or a fixed text for a non-standard one.
 std::string message_of(const std::exception_ptr& error);

@@ -35,6 +35,26 @@ public:
 
   std::stop_source& stop() noexcept { return stop_; }
   const std::optional<Clock::time_point>& deadline() const noexcept { return context_.deadline; }
+
+  // Under mutex_. The first cancellation notes how many items had not ended.
+  void mark_cancelled() {
+    if (!cancelled_)
+      unfinished_at_cancel_ = spec_.size - finished_.load(std::memory_order_acquire);
+    cancelled_ = true;
+  }
+
+  // "vmap(Op) timed out: the deadline of timeout_seconds=0.1 passed with 3 of
+  // 8 items unfinished"; none unfinished means the stop cut bodies short.
+  std::string timeout_message() const {
+    auto unfinished = unfinished_at_cancel_;
+    std::string noun = spec_.items_are_shards ? "shard" : "item";
+    std::string message = spec_.name + " timed out: the deadline of " +
+                          deadline_source(*context_.options) + " passed ";
+    if (unfinished == 0)
+      return message + "and stopped its " + noun + (spec_.size == 1 ? "" : "s");
+    return message + "with " + std::to_string(unfinished) + " of " +
+           std::to_string(spec_.size) + " " + noun + (spec_.size == 1 ? "" : "s") + " unfinished";
+  }
   WorkerBudget& budget() noexcept { return *context_.budget; }
 
   // A worker: claims chunks of items until none are left or the batch is
@@ -87,7 +107,7 @@ public:
   void cancel() {
     {
       std::lock_guard lock{mutex_};
-      cancelled_ = true;
+      mark_cancelled();
     }
     // Outside the lock: stop callbacks may complete bodies, which lock.
     stop_.request_stop();
@@ -117,12 +137,11 @@ public:
     // A cancelled batch fails even if every body returned: a body stopped
     // early may have returned a partial result.
     if (cancelled_ || finished_.load(std::memory_order_acquire) != spec_.size) {
-      cancelled_ = true;
+      mark_cancelled();
       lock.unlock();
       stop_.request_stop();
       if (deadline() && Clock::now() >= *deadline())
-        throw TimeoutError(spec_.name + ": the deadline of timeout_seconds passed with items "
-                                        "still running or queued");
+        throw TimeoutError(timeout_message());
       throw CancelledError(spec_.name + ": cancelled by its enclosing call");
     }
     BatchOutcome outcome;
@@ -234,6 +253,7 @@ private:
   std::stop_source stop_;
   std::atomic<std::size_t> next_{0};
   std::atomic<std::size_t> finished_{0};
+  std::size_t unfinished_at_cancel_ = 0; // under mutex_
   bool cancelled_ = false;
   std::mutex mutex_;
   std::condition_variable changed_;
@@ -290,7 +310,8 @@ BatchOutcome run_batch(const BatchSpec& spec) {
                           : std::make_shared<WorkerBudget>(worker_limit(*options, device)),
                       parent != nullptr ? parent->span : 0};
   if (context.deadline && Clock::now() >= *context.deadline)
-    throw TimeoutError(spec.name + ": the deadline of timeout_seconds passed before it started");
+    throw TimeoutError(spec.name + " timed out: the deadline of " + deadline_source(*options) +
+                       " passed before it started");
   std::size_t workers = options->use_parallel ? std::min(context.budget->limit(), spec.size) : 1;
   bool async = spec.op->is_async();
   auto state = std::make_shared<BatchState>(spec, context, options->fail_fast,

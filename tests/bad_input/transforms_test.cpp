@@ -119,6 +119,30 @@ TEST_CASE("a pmap shard throwing a non-standard exception is reported, not lost"
   CHECK(out.get<List>("x") == List{0, 1, nullptr, nullptr});
 }
 
+TEST_CASE("a batch's own timeout names the transform, the timeout and the unfinished items",
+          "[bad_input][transforms][timeout]") {
+  auto counts = std::make_shared<EndlessCounts>();
+  auto op = endless("Endless", counts, OperatorKind::io);
+  // A timed body that narrows the deadline runs the batch inline, so the
+  // batch's own timer is the only one at 0.3 s and its message reaches the
+  // caller. (A call timed from outside may see the facade's message, which
+  // names the same timeout, when the facade's wait ends first.)
+  auto scope = execution_options({.timeout_seconds = 60});
+  auto narrowed = [](OperatorRef batch) {
+    return function_operator("Narrows", [batch](const Record& in) {
+      auto narrow = execution_options({.max_workers = 3, .timeout_seconds = 0.3});
+      return batch(in);
+    });
+  };
+  CHECK(expect_timeout([&] { narrowed(vmap(op))(Record{{"x", range(8)}}); }) ==
+        "vmap(Endless) timed out: the deadline of timeout_seconds=0.3 passed with 8 of 8 "
+        "items unfinished");
+  CHECK(expect_timeout([&] { narrowed(pmap(vmap(op), 2))(Record{{"x", range(8)}}); }) ==
+        "pmap(vmap(Endless)) timed out: the deadline of timeout_seconds=0.3 passed with 2 of 2 "
+        "shards unfinished");
+  REQUIRE(counts->all_ended());
+}
+
 TEST_CASE("never-returning bodies in vmap and pmap time out and are all stopped",
           "[bad_input][transforms][timeout]") {
   auto counts = std::make_shared<EndlessCounts>();
@@ -127,11 +151,11 @@ TEST_CASE("never-returning bodies in vmap and pmap time out and are all stopped"
   CHECK_THAT(expect_timeout([&] {
                vmap(op)(Record{{"x", range(8)}});
              }),
-             Catch::Contains("vmap(Endless)"));
+             Catch::Contains("vmap(Endless)") && Catch::Contains("timeout_seconds=0.3"));
   CHECK_THAT(expect_timeout([&] {
                pmap(vmap(op), 2)(Record{{"x", range(8)}});
              }),
-             Catch::Contains("pmap(vmap(Endless))"));
+             Catch::Contains("pmap(vmap(Endless))") && Catch::Contains("timeout_seconds=0.3"));
   REQUIRE(counts->all_ended());
   // Which items started before the deadline is up to the scheduler; queued
   // ones never start, so at most 3 per call did, and each of those was stopped.
