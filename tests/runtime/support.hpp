@@ -9,6 +9,8 @@
 #include <functional>
 #include <thread>
 
+#include "ember/core/exceptions.hpp"
+
 namespace ember::testing {
 
 using namespace std::chrono_literals;
@@ -23,6 +25,26 @@ inline bool eventually(const std::function<bool()>& condition,
     std::this_thread::yield();
   }
   return true;
+}
+
+/// Repeats `timed_call` (a call that must throw TimeoutError) until a body it
+/// started has set `started`; returns whether one did within `attempts`. The
+/// facade drops a task that had not started by its deadline, and on a loaded
+/// machine a short deadline can pass before a pool thread picks the task up.
+template <class Call>
+bool time_out_a_started_body(Call&& timed_call, const std::atomic<int>& started,
+                             int attempts = 100) {
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    try {
+      timed_call();
+      return false;
+    } catch (const TimeoutError&) {
+    }
+    // A task that passed its stop check just before the deadline starts now.
+    if (eventually([&] { return started.load() > 0; }, 100ms))
+      return true;
+  }
+  return false;
 }
 
 /// This process's OS threads, from /proc/self/status (-1 if unreadable).
