@@ -199,12 +199,15 @@ bool on_scheduler_thread() noexcept { return scheduler_thread; }
 namespace ember::xcs {
 
 void configure_runtime(const RuntimeConfig& config) {
-  if (config.blocking_threads == 0)
-    throw std::invalid_argument("Invalid value for runtime option 'blocking_threads': 0 "
-                                "(allowed: a positive integer)");
-  if (config.scheduler_threads && *config.scheduler_threads == 0)
-    throw std::invalid_argument("Invalid value for runtime option 'scheduler_threads': 0 "
-                                "(allowed: a positive integer)");
+  auto check_threads = [](const char* name, std::size_t value, std::size_t most) {
+    if (value == 0 || value > most)
+      throw std::invalid_argument("Invalid value for runtime option '" + std::string{name} +
+                                  "': " + std::to_string(value) + " (allowed: 1 to " +
+                                  std::to_string(most) + ")");
+  };
+  check_threads("blocking_threads", config.blocking_threads, max_blocking_threads);
+  if (config.scheduler_threads)
+    check_threads("scheduler_threads", *config.scheduler_threads, max_scheduler_threads);
   // Shutdown adds the grace to now: past longest_timeout the clock overflows.
   const auto longest_grace =
       std::chrono::duration_cast<std::chrono::milliseconds>(detail::longest_timeout);

@@ -38,9 +38,9 @@ RuntimeConfig parse_runtime_config(const std::vector<std::pair<std::string, std:
   // Parsed into a copy: a bad entry leaves the caller's config untouched.
   for (const auto& [name, text] : options) {
     if (name == "scheduler_threads")
-      base.scheduler_threads = count(name, text, 1);
+      base.scheduler_threads = count(name, text, 1, max_scheduler_threads);
     else if (name == "blocking_threads")
-      base.blocking_threads = count(name, text, 1);
+      base.blocking_threads = count(name, text, 1, max_blocking_threads);
     else if (name == "shutdown_grace_ms")
       base.shutdown_grace = std::chrono::milliseconds(count(name, text, 0, longest_grace_ms()));
     else

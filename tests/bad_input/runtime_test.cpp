@@ -132,7 +132,24 @@ TEST_CASE("runtime settings out of range are refused naming setting value and ra
   CHECK_THROWS_MATCHES(parse_runtime_config({{"blocking_threads", "99999999999999999999"}}),
                        std::invalid_argument,
                        Catch::Message("Invalid value for runtime option 'blocking_threads': "
-                                      "'99999999999999999999' (allowed: a positive integer)"));
+                                      "'99999999999999999999' (allowed: a positive integer "
+                                      "up to 4096)"));
+  CHECK_THROWS_MATCHES(parse_runtime_config({{"scheduler_threads", "1025"}}),
+                       std::invalid_argument,
+                       Catch::Message("Invalid value for runtime option 'scheduler_threads': "
+                                      "'1025' (allowed: a positive integer up to 1024)"));
+  CHECK(parse_runtime_config({{"scheduler_threads", "1024"}, {"blocking_threads", "4096"}}) ==
+        RuntimeConfig{.scheduler_threads = 1024, .blocking_threads = 4096});
+  // Regression: a scheduler_threads of a billion was accepted and made CAF
+  // try to start that many threads at the first call.
+  CHECK_THROWS_MATCHES(configure_runtime(RuntimeConfig{.scheduler_threads = 1'000'000'000}),
+                       std::invalid_argument,
+                       Catch::Message("Invalid value for runtime option 'scheduler_threads': "
+                                      "1000000000 (allowed: 1 to 1024)"));
+  CHECK_THROWS_MATCHES(configure_runtime(RuntimeConfig{.blocking_threads = 4097}),
+                       std::invalid_argument,
+                       Catch::Message("Invalid value for runtime option 'blocking_threads': "
+                                      "4097 (allowed: 1 to 4096)"));
   CHECK_THROWS_MATCHES(parse_runtime_config({{"shutdown_grace_ms", "-1"}}), std::invalid_argument,
                        Catch::Message("Invalid value for runtime option 'shutdown_grace_ms': '-1' "
                                       "(allowed: a non-negative integer up to 3153600000000)"));
@@ -140,7 +157,7 @@ TEST_CASE("runtime settings out of range are refused naming setting value and ra
                        Catch::Message("Invalid runtime option: "));
   CHECK_THROWS_MATCHES(parse_runtime_config({{"scheduler_threads", ""}}), std::invalid_argument,
                        Catch::Message("Invalid value for runtime option 'scheduler_threads': '' "
-                                      "(allowed: a positive integer)"));
+                                      "(allowed: a positive integer up to 1024)"));
   CHECK_THROWS_AS(configure_runtime(RuntimeConfig{.blocking_threads = 0}), std::invalid_argument);
 }
 

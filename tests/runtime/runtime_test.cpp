@@ -23,7 +23,7 @@ TEST_CASE("runtime options parse from strings and reject what they do not know",
   CHECK_THROWS_WITH(parse_runtime_config({{"threads", "3"}}), "Invalid runtime option: threads");
   CHECK_THROWS_WITH(parse_runtime_config({{"scheduler_threads", "0"}}),
                     "Invalid value for runtime option 'scheduler_threads': '0' "
-                    "(allowed: a positive integer)");
+                    "(allowed: a positive integer up to 1024)");
   CHECK_THROWS_AS(parse_runtime_config({{"blocking_threads", "4x"}}), std::invalid_argument);
 }
 

@@ -17,10 +17,19 @@ class actor_system_config;
 
 namespace ember::xcs {
 
+/// The most scheduler_threads allowed: CAF's threads only route messages, and
+/// far more of them than cores only adds contention.
+inline constexpr std::size_t max_scheduler_threads = 1024;
+/// The most blocking_threads allowed: past a few thousand threads a process
+/// runs into the OS's limits; wait for that much I/O with asynchronous operators.
+inline constexpr std::size_t max_blocking_threads = 4096;
+
 struct RuntimeConfig {
-  /// CAF scheduler threads (they only route messages). Default: the number of cores.
+  /// CAF scheduler threads (they only route messages): 1 to
+  /// max_scheduler_threads. Default: the number of cores.
   std::optional<std::size_t> scheduler_threads{};
-  /// Upper bound of threads that run blocking operator bodies at once.
+  /// Upper bound of threads that run blocking operator bodies at once: 1 to
+  /// max_blocking_threads.
   std::size_t blocking_threads = 64;
   /// How long shutdown (and so program exit) waits for bodies still running
   /// before it abandons them.
