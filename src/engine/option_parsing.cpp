@@ -8,6 +8,8 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <stdexcept>
+#include <string>
 
 namespace ember::xcs {
 namespace {
@@ -108,6 +110,10 @@ ExecutionOptionsUpdate execution_options_from_environment(const char* prefix) {
 
 ExecutionOptionsUpdate execution_options_from_command_line(int argc, const char* const* argv) {
   constexpr std::string_view option_prefix = "--xcs-";
+  if (argv == nullptr && argc > 1)
+    throw std::invalid_argument("execution_options_from_command_line: argv is null with argc " +
+                                std::to_string(argc) +
+                                " (allowed: a null argv only with argc <= 1)");
   StringOptions found;
   for (int index = 1; index < argc && argv[index] != nullptr; ++index) {
     std::string_view argument = argv[index];

@@ -109,6 +109,11 @@ TEST_CASE("empty option names and values are refused or unset as documented",
                        Catch::Message("Invalid execution option: "));
   const char* no_arguments[] = {"program"};
   CHECK_FALSE(execution_options_from_command_line(-1, no_arguments).max_workers);
+  // Regression: a null argv was read as an array.
+  CHECK_THROWS_MATCHES(execution_options_from_command_line(3, nullptr), std::invalid_argument,
+                       Catch::Message("execution_options_from_command_line: argv is null with "
+                                      "argc 3 (allowed: a null argv only with argc <= 1)"));
+  CHECK_FALSE(execution_options_from_command_line(1, nullptr).max_workers);
 }
 
 TEST_CASE("option values that are not UTF-8 are refused naming option and value",

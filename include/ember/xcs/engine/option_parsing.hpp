@@ -36,7 +36,8 @@ ExecutionOptionsUpdate execution_options_from_environment(const char* prefix = "
 /// underscores (--xcs-max-workers=4, --xcs-use_parallel=false). Every other
 /// argument is left to the program, and so is everything after a bare "--".
 /// An unknown --xcs-<name> is an error (what() names it as spelled), and so is
-/// an option without "=<value>".
+/// an option without "=<value>". A null argv with argc > 1 is
+/// std::invalid_argument.
 ExecutionOptionsUpdate execution_options_from_command_line(int argc, const char* const* argv);
 
 } // namespace ember::xcs
