@@ -13,6 +13,25 @@ namespace {
 constexpr std::array<std::string_view, 4> device_strategies{"auto", "cpu", "io", "gpu"};
 constexpr std::array<std::string_view, 3> schedulers{"sequential", "parallel", "auto"};
 
+std::string escaped(std::string_view text, bool in_quotes) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string shown;
+  shown.reserve(text.size());
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7F) {
+      shown += "\\x";
+      shown += hex[byte >> 4];
+      shown += hex[byte & 0xF];
+    } else {
+      if (c == '\\' || (in_quotes && c == '"'))
+        shown += '\\';
+      shown += c;
+    }
+  }
+  return shown;
+}
+
 std::string format_seconds(double seconds) {
   std::array<char, 32> text{};
   auto [end, error] = std::to_chars(text.data(), text.data() + text.size(), seconds);
@@ -82,8 +101,7 @@ const OptionField* find_option_field(std::string_view name) {
 }
 
 void throw_unknown_option(std::string_view name) {
-  throw ExecutionOptionError(std::string(name),
-                             "Invalid execution option: " + std::string(name));
+  throw ExecutionOptionError(std::string(name), "Invalid execution option: " + printable(name));
 }
 
 void throw_invalid_value(const OptionField& field, std::string_view shown_value) {
@@ -99,6 +117,8 @@ void validate_update(const ExecutionOptionsUpdate& update) {
   }
 }
 
-std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string printable(std::string_view text) { return escaped(text, false); }
+
+std::string quoted(std::string_view text) { return "\"" + escaped(text, true) + "\""; }
 
 } // namespace ember::xcs::detail

@@ -41,6 +41,11 @@ const OptionField* find_option_field(std::string_view name);
 /// Throws ExecutionOptionError for the first value outside what its option allows.
 void validate_update(const ExecutionOptionsUpdate& update);
 
+/// `text` for an error message: control bytes (NUL included, which would end
+/// what()) as \xNN, a backslash doubled, other bytes kept.
+std::string printable(std::string_view text);
+
+/// printable(text) with double quotes escaped, in double quotes.
 std::string quoted(std::string_view text);
 
 template <class... Handlers> struct Overloaded : Handlers... {

@@ -135,6 +135,22 @@ TEST_CASE("option values that are not UTF-8 are refused naming option and value"
   ::unsetenv("BADIN_SCHEDULER");
 }
 
+TEST_CASE("option names and values with control bytes are shown escaped in the error",
+          "[bad_input][engine][utf8]") {
+  // Regression: a NUL ended what() there, hiding the rest of the message.
+  using namespace std::string_literals;
+  CHECK(string_error({{"device_strategy", "cp\0u\n"s}}) ==
+        "Invalid value for execution option 'device_strategy': \"cp\\x00u\\x0A\" (allowed: auto, "
+        "cpu, io or gpu)");
+  CHECK(string_error({{"max_workers", "4\0"s}}) ==
+        "Invalid value for execution option 'max_workers': \"4\\x00\" (allowed: a positive "
+        "integer, or none)");
+  CHECK(string_error({{"device_strategy", R"(say "hi" \)"}}) ==
+        R"(Invalid value for execution option 'device_strategy': "say \"hi\" \\" (allowed: )"
+        "auto, cpu, io or gpu)");
+  CHECK(string_error({{"max\0workers"s, "1"}}) == "Invalid execution option: max\\x00workers");
+}
+
 TEST_CASE("options JSON of the wrong shape or nested deep is refused",
           "[bad_input][engine][deep]") {
   const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
