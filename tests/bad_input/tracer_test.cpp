@@ -42,8 +42,7 @@ TEST_CASE("structural_jit refuses an empty operator or strategy naming the value
                        Catch::Message("operator 'Plain' is not a structural_jit operator"));
 }
 
-TEST_CASE("a jitted sub-operator's non-standard exception reaches the caller as in the plain "
-          "forward",
+TEST_CASE("a jitted sub-operator's non-standard exception reaches the caller unchanged",
           "[bad_input][jit][non_std]") {
   auto throws = function_operator("ThrowsInt", [](const Record&) -> Record { throw 42; });
   auto plain = pipeline(echo("First"), throws);
