@@ -1,14 +1,17 @@
 // Operators as actors: a request hands the body to the blocking pool; the
-// reply goes to the requester when the body ends or the deadline passes,
-// whichever is first, exactly once.
+// reply goes to the requester when the body ends, the deadline passes or the
+// actor ends (at shutdown), whichever is first, exactly once.
 #include "ember/xcs/runtime/operator_actor.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
+#include <memory>
 #include <unordered_map>
 
 #include "ember/core/exceptions.hpp"
 #include "runtime/call_context.hpp"
+#include "runtime/failure.hpp"
 #include "runtime/invoke.hpp"
 #include "runtime/runtime_core.hpp"
 
@@ -17,11 +20,91 @@ namespace {
 
 using timeout_atom = caf::atom_constant<caf::atom("e_timeout")>;
 
+// One request. Its posted task owns it; every other holder is weak. A call
+// freed without a reply is one whose task a stopped pool dropped before it
+// ran (at shutdown, while the actor system is still up): it answers so.
 struct ActorCall {
   caf::response_promise promise;
   std::stop_source stop;
   std::atomic<bool> replied{false};
   std::string operator_name;
+  ExecutionSnapshot options; // names the timeout in a timeout reply
+
+  ActorCall() = default;
+  ActorCall(const ActorCall&) = delete;
+  ActorCall& operator=(const ActorCall&) = delete;
+  ~ActorCall();
+};
+
+// Sends `reply` to the requester from any thread: addressed directly (no hop
+// back through the operator actor); a null execution unit is CAF's way to
+// enqueue from a thread that is not one of its workers. The caller won
+// `replied`.
+void send_reply(ActorCall& call, caf::message reply) {
+  if (auto receiver = call.promise.next())
+    receiver->enqueue(caf::make_mailbox_element(nullptr, call.promise.id().response_id(), {},
+                                                std::move(reply)),
+                      nullptr);
+}
+
+ActorCall::~ActorCall() {
+  if (replied.exchange(true))
+    return;
+  try {
+    send_reply(*this, caf::make_message(make_error(
+                          ErrorCode::unavailable, "operator '" + operator_name +
+                                                      "' was not started: the runtime shut down first")));
+  } catch (...) {
+    // Out of memory while shutting down: the requester's own timeout must do.
+  }
+}
+
+// The calls of one operator actor that may still need a reply. Weak: a call
+// is freed when its body ends; expired entries are pruned as the table grows,
+// so a long-lived actor's table stays as large as its calls in flight.
+class CallTable {
+public:
+  std::uint64_t add(const std::shared_ptr<ActorCall>& call) {
+    if (calls_.size() >= prune_at_) {
+      std::erase_if(calls_, [](const auto& entry) { return entry.second.expired(); });
+      prune_at_ = std::max<std::size_t>(2 * calls_.size(), 16);
+    }
+    auto id = next_id_++;
+    calls_.emplace(id, call);
+    return id;
+  }
+
+  std::shared_ptr<ActorCall> take(std::uint64_t id) {
+    auto found = calls_.find(id);
+    if (found == calls_.end())
+      return nullptr;
+    auto call = found->second.lock();
+    calls_.erase(found);
+    return call;
+  }
+
+  // The actor ended (runtime shutdown, an exit message, its last handle
+  // gone): every call still unanswered is stopped and told so, whether its
+  // body runs, waits in a queue or was dropped by a stopped pool.
+  void abandon_all() {
+    for (auto& [id, weak] : calls_) {
+      auto call = weak.lock();
+      if (!call)
+        continue;
+      call->stop.request_stop();
+      if (!call->replied.exchange(true))
+        send_reply(*call, caf::make_message(make_error(
+                              ErrorCode::unavailable,
+                              "operator '" + call->operator_name +
+                                  "' did not finish: its actor ended (runtime shutdown) first")));
+    }
+    calls_.clear();
+  }
+
+private:
+  std::unordered_map<std::uint64_t, std::weak_ptr<ActorCall>> calls_;
+  std::uint64_t next_id_ = 0;
+  std::size_t prune_at_ = 16;
 };
 
 caf::error error_of(const std::exception_ptr& failure, const std::string& operator_name) {
@@ -39,9 +122,7 @@ caf::error error_of(const std::exception_ptr& failure, const std::string& operat
   }
 }
 
-// Runs on a pool thread. The requester is addressed directly (no hop back
-// through the operator actor); a null execution unit is CAF's way to enqueue
-// from a thread that is not one of its workers.
+// Runs on a pool thread.
 void run_body(const std::shared_ptr<ActorCall>& call, const OperatorRef& op, Record inputs,
               const Envelope& envelope, const std::shared_ptr<detail::RuntimeCore>& core) {
   if (call->stop.stop_requested())
@@ -58,32 +139,24 @@ void run_body(const std::shared_ptr<ActorCall>& call, const OperatorRef& op, Rec
   }
   if (call->replied.exchange(true))
     return; // the deadline answered first
-  core->if_open([&] {
-    auto& promise = call->promise;
-    if (auto receiver = promise.next())
-      receiver->enqueue(caf::make_mailbox_element(nullptr, promise.id().response_id(), {},
-                                                  std::move(reply)),
-                        nullptr);
-  });
+  core->if_open([&] { send_reply(*call, std::move(reply)); });
 }
 
 caf::behavior operator_behavior(caf::event_based_actor* self, OperatorRef op,
                                 std::shared_ptr<detail::RuntimeCore> core) {
-  // Weak: a call that already replied is freed when its body ends, not when
-  // its deadline timer fires.
-  auto pending = std::make_shared<std::unordered_map<std::uint64_t, std::weak_ptr<ActorCall>>>();
-  auto next_id = std::make_shared<std::uint64_t>(0);
+  auto calls = std::make_shared<CallTable>();
+  self->attach_functor([calls] { calls->abandon_all(); });
   auto invoke = [=](Record& inputs, Envelope envelope) {
     auto call = std::make_shared<ActorCall>();
     call->promise = self->make_response_promise();
     call->operator_name = op.name();
     if (!envelope.options)
       envelope.options = current_execution_snapshot();
+    call->options = envelope.options;
     if (!envelope.deadline && envelope.options->timeout_seconds)
       envelope.deadline = detail::deadline_after(*envelope.options->timeout_seconds);
+    auto id = calls->add(call);
     if (envelope.deadline) {
-      auto id = (*next_id)++;
-      pending->emplace(id, call);
       auto delay = std::max(*envelope.deadline - this_call::Clock::now(),
                             this_call::Clock::duration::zero());
       self->delayed_send(self, delay, timeout_atom::value, id);
@@ -107,17 +180,15 @@ caf::behavior operator_behavior(caf::event_based_actor* self, OperatorRef op,
       return invoke(inputs, envelope);
     },
     [=](timeout_atom, std::uint64_t id) {
-      auto found = pending->find(id);
-      if (found == pending->end())
-        return;
-      auto call = found->second.lock();
-      pending->erase(found);
+      auto call = calls->take(id);
       if (!call || call->replied.exchange(true))
         return;
       call->stop.request_stop();
-      call->promise.deliver(make_error(
-          ErrorCode::timeout, "operator '" + call->operator_name +
-                                  "' timed out: its deadline passed before it finished"));
+      call->promise.deliver(make_error(ErrorCode::timeout,
+                                       "operator '" + call->operator_name +
+                                           "' timed out: the deadline of " +
+                                           detail::deadline_source(*call->options) +
+                                           " passed before it finished"));
     },
   };
 }

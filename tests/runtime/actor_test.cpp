@@ -100,6 +100,48 @@ TEST_CASE("an actor request past its deadline gets a timeout error", "[actor][ti
   gate->open();
 }
 
+TEST_CASE("actor requests in flight at shutdown get an unavailable error whether running or queued",
+          "[actor][shutdown]") {
+  // Regression: CAF 0.17 sends nothing for a dropped response promise, so a
+  // request whose body was queued when the pool stopped, or still running
+  // after the grace period, never got a reply.
+  shutdown_runtime();
+  configure_runtime(RuntimeConfig{.blocking_threads = 1, .shutdown_grace = 100ms});
+  auto gate = std::make_shared<Gate>(); // shared: the abandoned body outlives the shutdown
+  auto started = std::make_shared<std::atomic<int>>(0);
+  auto op = function_operator("Held", [gate, started](const Record& in) {
+    ++*started;
+    gate->wait(30000ms);
+    return in;
+  }, {}, OperatorKind::io);
+  auto actor = spawn_operator(op);
+  auto running = request_from_actor(actor, Record{{"n", 1}});
+  REQUIRE(ember::testing::eventually([&] { return started->load() == 1; }));
+  auto queued = request_from_actor(actor, Record{{"n", 2}});
+  // The actor handles its mailbox in order: once this request's timer has
+  // answered, the request before it is in the pool's queue behind the body.
+  Envelope barrier;
+  {
+    auto scope = execution_options({.timeout_seconds = 0.001});
+    barrier = make_envelope();
+  }
+  auto timed = request_from_actor(actor, Record{{"n", 3}}, barrier);
+  REQUIRE(timed.wait_for(5s) == std::future_status::ready);
+  CHECK_THROWS_AS(timed.get(), TimeoutError);
+  CHECK_FALSE(shutdown_runtime()); // the running body is abandoned after 100 ms
+  REQUIRE(running.wait_for(5s) == std::future_status::ready);
+  CHECK_THROWS_MATCHES(running.get(), RuntimeUnavailableError,
+                       Catch::Message("operator 'Held' did not finish: its actor ended "
+                                      "(runtime shutdown) first"));
+  REQUIRE(queued.wait_for(5s) == std::future_status::ready);
+  CHECK_THROWS_MATCHES(queued.get(), RuntimeUnavailableError,
+                       Catch::Message("operator 'Held' was not started: the runtime shut down "
+                                      "first"));
+  CHECK(started->load() == 1); // the queued body never ran
+  gate->open();
+  configure_runtime(RuntimeConfig{});
+}
+
 TEST_CASE("a body's exception reaches the requester as an execution error", "[actor][errors]") {
   auto op = function_operator("Thrower", [](const Record&) -> Record {
     throw std::runtime_error("boom");
