@@ -32,6 +32,11 @@ using finished_atom = caf::atom_constant<caf::atom("e_done")>;
 
 enum class NodeStatus : unsigned char { waiting, running, finished, failed, skipped };
 
+// A parallel run under this much per node has cheap nodes (GraphShape::cheap_nodes).
+constexpr auto cheap_node = std::chrono::microseconds{1};
+// How long a run with cheap nodes may sit in one node while others are ready.
+constexpr auto stall = std::chrono::microseconds{100};
+
 
 // The inputs of a node with predecessors: their outputs through the incoming
 // edges, in edge insertion order.
@@ -72,7 +77,9 @@ public:
            std::array<Device, 2> device_of_kind)
       : graph_(std::move(graph)), shape_(std::move(shape)), inputs_(std::move(inputs)),
         context_(std::move(context)), fail_fast_(options.fail_fast),
-        parallel_(options.use_parallel), device_of_kind_(device_of_kind),
+        parallel_(options.use_parallel),
+        eager_(!shape_->cheap_nodes.load(std::memory_order_relaxed)),
+        device_of_kind_(device_of_kind),
         outputs_(graph_->nodes.size()),
         status_(graph_->nodes.size(), NodeStatus::waiting), pending_(graph_->nodes.size()),
         blocked_(graph_->nodes.size(), false), remaining_(graph_->nodes.size()) {
@@ -118,6 +125,7 @@ public:
     auto has_work = [&] { return settled() || !ready_.empty(); };
     for (;;) {
       post(recruit(), lock);
+      watch(lock);
       if (!has_work()) {
         ++idle_;
         spin_for_work(lock);
@@ -151,6 +159,10 @@ public:
   // The calling thread, after its own work(): the outcome, or what ended the run.
   GraphResult finish() {
     std::lock_guard lock{mutex_};
+    if (parallel_ && remaining_ == 0) {
+      auto per_node = (Clock::now() - started_) / graph_->nodes.size();
+      shape_->cheap_nodes.store(per_node < cheap_node, std::memory_order_relaxed);
+    }
     if (first_failure_)
       rethrow_failure(*first_failure_);
     if (remaining_ != 0) {
@@ -336,12 +348,43 @@ private:
     }
   }
 
+  // Cheap nodes (see GraphShape::cheap_nodes): a helper would cost more in
+  // wake-ups and contention than it saves, so the calling thread runs the
+  // nodes alone. Once a second node is ready, a watcher on the I/O pool
+  // checks every `stall`: should no node end in that time while others are
+  // ready (a slow or blocking body), the run turns eager and recruits helpers
+  // as usual. A ready node then waits about `stall` at most, never for its
+  // sibling to end. Called under the lock, which it may release.
+  void watch(std::unique_lock<AdaptiveMutex>& lock) {
+    if (eager_ || watching_ || settled() || ready_.size() < 2)
+      return;
+    watching_ = true;
+    lock.unlock();
+    runtime_core()->executor(Device::io).post([run = shared_from_this()] {
+      std::unique_lock lock{run->mutex_};
+      for (;;) {
+        auto seen = run->remaining_;
+        lock.unlock();
+        std::this_thread::sleep_for(stall);
+        lock.lock();
+        if (run->settled() || run->eager_)
+          return;
+        if (run->remaining_ == seen && !run->ready_.empty()) {
+          run->eager_ = true;
+          run->post(run->recruit(), lock);
+          return;
+        }
+      }
+    });
+    lock.lock();
+  }
+
   // Under the lock: the executors to post one helper each to, for the ready
   // nodes that no running, idle or starting thread will take. The thread
   // asking takes one itself.
   std::vector<Device> recruit() {
     std::vector<Device> helpers;
-    if (!parallel_ || settled())
+    if (!parallel_ || !eager_ || settled())
       return helpers;
     auto taken = 1 + idle_ + starting_;
     for (auto wanted = ready_.size(); wanted > taken; --wanted) {
@@ -384,6 +427,7 @@ private:
   CallContext context_;
   bool fail_fast_;
   bool parallel_;
+  bool eager_; // false while the run keeps to the calling thread (cheap nodes)
   std::array<Device, 2> device_of_kind_; ///< indexed by OperatorKind
   std::vector<std::optional<Record>> outputs_;
   std::vector<NodeStatus> status_;
@@ -395,6 +439,8 @@ private:
   // Last released first, so a thread usually runs next the node it just
   // released, whose inputs are still in its cache. Unused when sequential.
   std::vector<std::size_t> ready_;
+  Clock::time_point started_ = Clock::now();
+  bool watching_ = false; // a watcher was posted (cheap nodes)
   std::size_t idle_ = 0;     // spinning or sleeping in work()
   std::size_t sleeping_ = 0; // waiting on changed_
   std::size_t starting_ = 0;

@@ -25,6 +25,9 @@ struct GraphShape {
   std::vector<std::size_t> order;         ///< topological, ties by insertion index
   std::vector<std::size_t> by_id;         ///< node indices sorted by id
   std::vector<OperatorKind> kinds;        ///< each node's operator kind
+  /// Whether the last parallel run took under a microsecond per node: then
+  /// the next run keeps to the calling thread unless it stalls.
+  mutable std::atomic<bool> cheap_nodes{false};
 };
 
 /// A GraphShape computed on first use and shared by every later run until the

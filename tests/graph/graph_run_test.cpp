@@ -160,6 +160,37 @@ TEST_CASE("The two branches of a diamond overlap in time", "[graph][run][concurr
   CHECK(result.at("bottom") == Record{{"left", 7}, {"right", 7}});
 }
 
+TEST_CASE("After runs of cheap nodes a graph still overlaps branches that wait for each other",
+          "[graph][run][concurrency]") {
+  // Runs that average under a microsecond per node make the next run keep to
+  // the calling thread; a node that then stalls while another is ready must
+  // still get a helper, or these two branches would wait for each other forever.
+  std::atomic<bool> meet{false};
+  std::atomic<int> arrived{0};
+  auto branch = [&](const std::string& name) {
+    return function_operator(name, [&, name](const Record& in) {
+      if (meet) {
+        ++arrived;
+        if (!eventually([&] { return arrived.load() >= 2; }, 5000ms))
+          throw std::runtime_error(name + " ran without the other branch alongside");
+      }
+      return Record{{name, in.at("value")}};
+    });
+  };
+  Graph graph;
+  graph.add_node("top", identity("Top")).add_node("left", branch("left"));
+  graph.add_node("right", branch("right")).add_node("bottom", identity("Bottom"));
+  graph.add_edge("top", "left").add_edge("top", "right");
+  graph.add_edge("left", "bottom").add_edge("right", "bottom");
+  for (int i = 0; i < 300; ++i)
+    graph.add_node("filler" + std::to_string(i), identity("Filler"));
+  const Record expected{{"left", 7}, {"right", 7}};
+  for (int run = 0; run < 3; ++run)
+    CHECK(graph.run(Record{{"value", 7}}).at("bottom") == expected);
+  meet = true;
+  CHECK(graph.run(Record{{"value", 7}}).at("bottom") == expected);
+}
+
 TEST_CASE("The overlap check fails when the branches run one after the other",
           "[graph][run][concurrency]") {
   std::latch both{2};
