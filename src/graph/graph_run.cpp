@@ -16,10 +16,10 @@
 
 #include "ember/core/exceptions.hpp"
 #include "graph/graph_structure.hpp"
-#include "runtime/failure.hpp"
 #include "runtime/adaptive_mutex.hpp"
 #include "runtime/call_context.hpp"
 #include "runtime/executors.hpp"
+#include "runtime/failure.hpp"
 #include "runtime/invoke.hpp"
 #include "runtime/runtime_core.hpp"
 
