@@ -88,6 +88,11 @@ std::size_t BlockingPool::thread_count() const {
   return state_->threads;
 }
 
+std::size_t BlockingPool::idle_count() const {
+  std::lock_guard lock{state_->mutex};
+  return state_->idle;
+}
+
 bool BlockingPool::shutdown(std::chrono::milliseconds grace) {
   std::deque<std::function<void()>> dropped;
   std::unique_lock lock{state_->mutex};

@@ -31,6 +31,9 @@ public:
   /// Threads currently alive (running or idle).
   std::size_t thread_count() const;
 
+  /// Threads waiting for a task.
+  std::size_t idle_count() const;
+
   /// Stops taking work, drops queued tasks and waits up to `grace` for running
   /// ones. Returns true when every thread has finished.
   bool shutdown(std::chrono::milliseconds grace);
