@@ -1,6 +1,7 @@
 // Forward declarations of ember-xcs's public types, for headers that only
 // name them.
 #pragma once
+#include "ember/config.hpp"
 
 #include <memory>
 

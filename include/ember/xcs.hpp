@@ -1,6 +1,7 @@
 // Everything a plain C++ program needs from ember-xcs, in one include. The CAF
 // actor interface is separate: <ember/xcs/runtime/operator_actor.hpp>.
 #pragma once
+#include "ember/config.hpp"
 
 #include "ember/core/exceptions.hpp"
 #include "ember/core/registry/operator/base/async_operator.hpp"

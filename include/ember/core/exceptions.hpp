@@ -2,6 +2,7 @@
 // caller can act on. Inside the actors errors travel as values; these are what
 // the synchronous facade throws.
 #pragma once
+#include "ember/config.hpp"
 
 #include <stdexcept>
 #include <string>

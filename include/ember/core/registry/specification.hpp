@@ -1,5 +1,6 @@
 // What an operator accepts and returns: named, typed input and output fields.
 #pragma once
+#include "ember/config.hpp"
 
 #include <optional>
 #include <string>

@@ -2,6 +2,7 @@
 // document type. The mapping is exact: integers stay integers, doubles stay
 // doubles, keys come out in ascending order, so equal records give equal text.
 #pragma once
+#include "ember/config.hpp"
 
 #include <iosfwd>
 #include <string>

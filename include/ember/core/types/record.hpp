@@ -7,6 +7,7 @@
 // it (copy-on-write). Sharing is thread-safe: a Value or Record may be read by
 // any number of threads while other copies of it are changed.
 #pragma once
+#include "ember/config.hpp"
 
 #include <compare>
 #include <concepts>

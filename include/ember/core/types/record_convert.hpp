@@ -25,6 +25,7 @@
 // "field 'inner.count' is missing", "field 'items[1].text' is a number,
 // expected a string".
 #pragma once
+#include "ember/config.hpp"
 
 #include <charconv>
 #include <cmath>

@@ -9,6 +9,7 @@
 // with sec::invalid_argument both ways, so hostile input cannot exhaust the
 // stack. Received records are re-sorted and deduplicated, never trusted.
 #pragma once
+#include "ember/config.hpp"
 
 #include <type_traits>
 

@@ -3,6 +3,7 @@
 // under it. No worker reads its own thread's state or the global to decide how
 // to run someone else's work.
 #pragma once
+#include "ember/config.hpp"
 
 #include <ember/fwd.hpp>
 

@@ -3,6 +3,7 @@
 // outermost layer; a scope shadows the fields it names for the current thread
 // of control and the rest falls through (stdexec's environment model).
 #pragma once
+#include "ember/config.hpp"
 
 #include <ember/fwd.hpp>
 

@@ -9,6 +9,7 @@
 // A name given twice takes the last value; in string pairs and on the command
 // line the earlier values are checked too, in JSON the parser drops them.
 #pragma once
+#include "ember/config.hpp"
 
 #include <ember/xcs/engine/execution_options.hpp>
 

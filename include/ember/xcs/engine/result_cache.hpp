@@ -2,6 +2,7 @@
 // identity, canonical input), least recently used entries evicted first, and
 // concurrent identical misses computed once.
 #pragma once
+#include "ember/config.hpp"
 
 #include <cstddef>
 #include <cstdint>

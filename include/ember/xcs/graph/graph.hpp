@@ -1,6 +1,7 @@
 // Graph: operators as nodes, edges that route output fields to input fields,
 // run as dataflow (a node starts the moment its last predecessor finishes).
 #pragma once
+#include "ember/config.hpp"
 
 #include <cstddef>
 #include <map>

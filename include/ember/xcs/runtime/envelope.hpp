@@ -1,6 +1,7 @@
 // The metadata that travels with a piece of work: the call site's options
 // snapshot and its absolute deadline.
 #pragma once
+#include "ember/config.hpp"
 
 #include <chrono>
 #include <optional>

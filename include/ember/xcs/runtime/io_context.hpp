@@ -2,6 +2,7 @@
 // timers and sockets whose handlers complete a Completion. Includes Asio, so
 // only code that needs it pays for it.
 #pragma once
+#include "ember/config.hpp"
 
 #include <boost/asio/io_context.hpp>
 

@@ -1,6 +1,7 @@
 // The typed CAF interface of an operator, for message-driven applications.
 // The one public header that includes CAF.
 #pragma once
+#include "ember/config.hpp"
 
 #include <caf/all.hpp>
 

@@ -2,6 +2,7 @@
 // that run blocking operator bodies. Started lazily by the first call that
 // needs it; shut down, bounded by a grace period, at program exit.
 #pragma once
+#include "ember/config.hpp"
 
 #include <chrono>
 #include <cstddef>

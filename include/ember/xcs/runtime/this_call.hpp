@@ -1,5 +1,6 @@
 // What an operator body can ask about the call it runs for.
 #pragma once
+#include "ember/config.hpp"
 
 #include <chrono>
 #include <optional>

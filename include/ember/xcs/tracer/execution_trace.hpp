@@ -2,6 +2,7 @@
 // transform, item, shard, worker, parent, start and end), exportable as
 // Chrome/Perfetto trace JSON.
 #pragma once
+#include "ember/config.hpp"
 
 #include <chrono>
 #include <cstddef>

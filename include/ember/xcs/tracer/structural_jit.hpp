@@ -1,6 +1,7 @@
 // structural_jit: run the independent sub-operator calls of a composite
 // operator concurrently, without rewriting it.
 #pragma once
+#include "ember/config.hpp"
 
 #include <chrono>
 #include <cstddef>

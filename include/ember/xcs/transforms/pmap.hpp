@@ -1,5 +1,6 @@
 // pmap: shard a batch over workers, one call of the operator per shard.
 #pragma once
+#include "ember/config.hpp"
 
 #include <optional>
 

@@ -1,5 +1,6 @@
 // vmap: run an operator over a batch, one call per item.
 #pragma once
+#include "ember/config.hpp"
 
 #include <cstddef>
 #include <optional>

@@ -3,6 +3,7 @@
 // value (or computes it right there if nobody has started); copying or
 // passing it on does not wait.
 #pragma once
+#include "ember/config.hpp"
 
 #include <memory>
 

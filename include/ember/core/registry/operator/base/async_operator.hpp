@@ -1,6 +1,7 @@
 // Operators whose body completes later (a timer, a callback, a network
 // reply) instead of blocking a thread while it waits.
 #pragma once
+#include "ember/config.hpp"
 
 #include <exception>
 #include <functional>

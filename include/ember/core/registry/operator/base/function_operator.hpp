@@ -1,5 +1,6 @@
 // An operator made from a function: the quick way to write small operators.
 #pragma once
+#include "ember/config.hpp"
 
 #include <functional>
 #include <string>

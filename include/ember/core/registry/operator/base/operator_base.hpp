@@ -1,5 +1,6 @@
 // The operator: a named, specified `forward(inputs) -> outputs` function.
 #pragma once
+#include "ember/config.hpp"
 
 #include <memory>
 #include <string>

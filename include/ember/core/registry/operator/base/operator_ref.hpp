@@ -1,5 +1,6 @@
 // The shared handle through which operators are called, composed and spawned.
 #pragma once
+#include "ember/config.hpp"
 
 #include <memory>
 #include <stdexcept>

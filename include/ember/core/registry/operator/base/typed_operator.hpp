@@ -1,5 +1,6 @@
 // Typed operators: C++ structs in and out, records at the boundary.
 #pragma once
+#include "ember/config.hpp"
 
 #include <string>
 #include <utility>
