@@ -1,5 +1,6 @@
 #include "runtime/blocking_pool.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -66,14 +67,15 @@ BlockingPool::BlockingPool(std::string name, std::size_t max_threads,
 
 BlockingPool::~BlockingPool() { shutdown(std::chrono::milliseconds{0}); }
 
-void BlockingPool::post(std::function<void()> task) {
+void BlockingPool::post(std::function<void()> task, std::size_t thread_limit) {
   std::unique_lock lock{state_->mutex};
   if (state_->stopping)
     return;
   state_->queue.push_back(std::move(task));
   // Idle threads already waiting will take queued tasks; start a thread only
   // when the queue outgrows them.
-  if (state_->idle >= state_->queue.size() || state_->threads >= state_->max_threads) {
+  if (state_->idle >= state_->queue.size() ||
+      state_->threads >= std::max(state_->max_threads, thread_limit)) {
     lock.unlock();
     state_->work_ready.notify_one();
     return;

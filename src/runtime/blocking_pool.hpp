@@ -26,7 +26,10 @@ public:
   BlockingPool& operator=(const BlockingPool&) = delete;
 
   /// Runs `task` on a pool thread. After shutdown() the task is dropped.
-  void post(std::function<void()> task);
+  /// `thread_limit` above max_threads lets this task start a thread beyond
+  /// it (a call whose explicit max_workers asks for more); such threads
+  /// retire when idle like the others.
+  void post(std::function<void()> task, std::size_t thread_limit = 0);
 
   /// Threads currently alive (running or idle).
   std::size_t thread_count() const;

@@ -32,4 +32,10 @@ std::size_t default_workers(Device device) {
   return core_count();
 }
 
+std::size_t thread_limit(const ExecutionOptions& options) {
+  if (!options.max_workers)
+    return 0;
+  return std::min(static_cast<std::size_t>(*options.max_workers), max_blocking_threads);
+}
+
 } // namespace ember::xcs::detail

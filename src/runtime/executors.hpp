@@ -27,4 +27,9 @@ std::size_t core_count() noexcept;
 /// pool's thread cap for io.
 std::size_t default_workers(Device device);
 
+/// How many threads an executor may grow to for the helpers of a call: an
+/// explicit max_workers above the pool's size grows it for that call, up to
+/// max_blocking_threads; 0 (no growth) when max_workers is unset.
+std::size_t thread_limit(const ExecutionOptions& options);
+
 } // namespace ember::xcs::detail

@@ -35,6 +35,7 @@ public:
 
   std::stop_source& stop() noexcept { return stop_; }
   const std::optional<Clock::time_point>& deadline() const noexcept { return context_.deadline; }
+  const ExecutionSnapshot& options() const noexcept { return context_.options; }
 
   // Under mutex_. The first cancellation notes how many items had not ended.
   void mark_cancelled() {
@@ -87,12 +88,17 @@ public:
   // The calling thread of a batch of asynchronous bodies: starts items in
   // order while fewer than the limit are in flight. A waiting body holds no
   // thread; its completion arrives on whatever thread finishes it.
+  //
+  // Every body in flight counts against the call's budget: the first one
+  // under the permit this thread holds, each further one under a permit of
+  // its own, given back when a body completes. With none free, the thread
+  // waits for one of its own bodies to complete, so it never waits forever.
   void start_async() {
     CallScope scope{context_};
     for (std::size_t index = 0; index < spec_.size; ++index) {
       {
         std::unique_lock lock{mutex_};
-        changed_.wait(lock, [&] { return active_ < in_flight_limit_ || stop_.stop_requested(); });
+        changed_.wait(lock, [&] { return stop_.stop_requested() || take_slot(); });
         if (stop_.stop_requested())
           return;
         ++active_;
@@ -191,6 +197,18 @@ private:
     }
   }
 
+  // Under mutex_: whether one more asynchronous body may start now.
+  bool take_slot() {
+    if (active_ >= in_flight_limit_)
+      return false;
+    if (active_ == 0)
+      return true; // under the starting thread's own permit
+    if (!context_.budget->try_acquire())
+      return false;
+    ++permits_held_;
+    return true;
+  }
+
   void complete(std::size_t index, Record* outputs, std::exception_ptr error) {
     if (outputs != nullptr) {
       try {
@@ -205,6 +223,11 @@ private:
     finished_.fetch_add(1, std::memory_order_release);
     std::lock_guard lock{mutex_};
     --active_;
+    // The bodies still in flight hold the starter's permit and one each beyond it.
+    if (permits_held_ > 0 && permits_held_ >= active_) {
+      --permits_held_;
+      context_.budget->release();
+    }
     changed_.notify_all(); // the starter may wait for a free slot, the caller for the end
   }
 
@@ -258,6 +281,7 @@ private:
   std::mutex mutex_;
   std::condition_variable changed_;
   std::size_t active_ = 0;
+  std::size_t permits_held_ = 0; // by asynchronous bodies in flight beyond the first
   std::optional<Failure> first_failure_;
   std::vector<ItemFailure> failures_;
 };
@@ -273,10 +297,12 @@ caf::behavior supervisor(caf::event_based_actor* self, std::shared_ptr<BatchStat
   for (std::size_t i = 0; i < helpers && !state->stop().stop_requested(); ++i) {
     if (!state->budget().try_acquire())
       break;
-    executor.post([state] {
-      state->work();
-      state->budget().release();
-    });
+    executor.post(
+        [state] {
+          state->work();
+          state->budget().release();
+        },
+        thread_limit(*state->options()));
   }
   if (!state->deadline()) {
     self->quit();
@@ -293,11 +319,6 @@ caf::behavior supervisor(caf::event_based_actor* self, std::shared_ptr<BatchStat
   };
 }
 
-std::size_t worker_limit(const ExecutionOptions& options, Device device) {
-  return options.max_workers ? static_cast<std::size_t>(*options.max_workers)
-                             : default_workers(device);
-}
-
 } // namespace
 
 BatchOutcome run_batch(const BatchSpec& spec) {
@@ -305,9 +326,8 @@ BatchOutcome run_batch(const BatchSpec& spec) {
   const CallContext* parent = current_call_context();
   auto device = device_for(*options, spec.op->kind());
   CallContext context{options, deadline_for(options), {},
-                      parent != nullptr && parent->budget
-                          ? parent->budget
-                          : std::make_shared<WorkerBudget>(worker_limit(*options, device)),
+                      budget_for(parent != nullptr ? parent->budget : nullptr,
+                                 options->max_workers, default_workers(device)),
                       parent != nullptr ? parent->span : 0};
   if (context.deadline && Clock::now() >= *context.deadline)
     throw TimeoutError(spec.name + " timed out: the deadline of " + deadline_source(*options) +
