@@ -1,10 +1,8 @@
 #include "ember/core/registry/operator/base/async_operator.hpp"
 
 #include <atomic>
-#include <future>
 
 #include "ember/core/exceptions.hpp"
-#include "ember/xcs/runtime/this_call.hpp"
 
 namespace ember {
 
@@ -47,19 +45,6 @@ void Completion::fail(std::exception_ptr error) const {
         ExecutionError("an asynchronous operator body failed without an exception: "
                        "Completion::fail was given a null std::exception_ptr"));
   slot_->deliver_once(nullptr, std::move(error));
-}
-
-Record AsyncOperator::forward(const Record& inputs) const {
-  auto outcome = std::make_shared<std::promise<Record>>();
-  auto result = outcome->get_future();
-  start(inputs, Completion{[outcome](Record* outputs, std::exception_ptr error) {
-                             if (outputs != nullptr)
-                               outcome->set_value(std::move(*outputs));
-                             else
-                               outcome->set_exception(error);
-                           },
-                           xcs::this_call::stop_token()});
-  return result.get();
 }
 
 } // namespace ember

@@ -21,6 +21,7 @@
 #include "runtime/executors.hpp"
 #include "runtime/failure.hpp"
 #include "runtime/invoke.hpp"
+#include "runtime/run_before.hpp"
 #include "runtime/runtime_core.hpp"
 
 namespace ember::xcs::detail {
@@ -162,6 +163,12 @@ public:
     if (parallel_ && remaining_ == 0) {
       auto per_node = (Clock::now() - started_) / graph_->nodes.size();
       shape_->cheap_nodes.store(per_node < cheap_node, std::memory_order_relaxed);
+    }
+    // Past the deadline, a node that fails because it was stopped is not the
+    // outcome: the timeout is.
+    if (timeout_message_ && remaining_ != 0) {
+      stop_.request_stop();
+      throw TimeoutError(*timeout_message_);
     }
     if (first_failure_)
       rethrow_failure(*first_failure_);
@@ -403,10 +410,12 @@ private:
     lock.unlock();
     auto core = runtime_core();
     for (auto device : helpers)
-      core->executor(device).post([run = shared_from_this()] {
-        run->work(false);
-        run->context_.budget->release();
-      });
+      core->executor(device).post(
+          [run = shared_from_this()] {
+            run->work(false);
+            run->context_.budget->release();
+          },
+          thread_limit(*context_.options));
     lock.lock();
   }
 
@@ -468,11 +477,8 @@ caf::behavior supervisor(caf::event_based_actor* self, std::shared_ptr<GraphRun>
   };
 }
 
-// max_workers, or by default enough for the most concurrent device in use.
-std::size_t worker_limit(const ExecutionOptions& options, const GraphShape& shape,
-                         std::array<Device, 2> device_of_kind) {
-  if (options.max_workers)
-    return static_cast<std::size_t>(*options.max_workers);
+// Without max_workers: enough for the most concurrent device in use.
+std::size_t default_limit(const GraphShape& shape, std::array<Device, 2> device_of_kind) {
   std::size_t limit = 1;
   for (auto kind : {OperatorKind::cpu, OperatorKind::io})
     if (std::find(shape.kinds.begin(), shape.kinds.end(), kind) != shape.kinds.end())
@@ -494,10 +500,8 @@ GraphResult run_graph(std::shared_ptr<const GraphStructure> graph, const Record&
   std::array<Device, 2> device_of_kind{device_for(*options, OperatorKind::cpu),
                                        device_for(*options, OperatorKind::io)};
   CallContext context{options, deadline_for(options), {},
-                      parent != nullptr && parent->budget
-                          ? parent->budget
-                          : std::make_shared<WorkerBudget>(
-                                worker_limit(*options, *shape, device_of_kind)),
+                      budget_for(parent != nullptr ? parent->budget : nullptr,
+                                 options->max_workers, default_limit(*shape, device_of_kind)),
                       parent != nullptr ? parent->span : 0};
   if (context.deadline && Clock::now() >= *context.deadline)
     throw TimeoutError("graph timed out: the deadline of " + deadline_source(*options) +
@@ -508,6 +512,13 @@ GraphResult run_graph(std::shared_ptr<const GraphStructure> graph, const Record&
   std::optional<std::stop_callback<std::function<void()>>> chained;
   if (parent != nullptr)
     chained.emplace(parent->stop, std::function<void()>{[run] { run->cancel(); }});
+  if (run->deadline() && parent == nullptr) {
+    // The outermost timed run: its nodes run off the calling thread, which
+    // answers at the deadline even if a node never polls its stop token.
+    if (!run_before(*run->deadline(), Device::io, [run] { run->work(true); }))
+      run->deadline_passed();
+    return run->finish();
+  }
   caf::actor supervising;
   if (run->deadline())
     supervising = runtime_core()->system().spawn(supervisor, run);

@@ -1,16 +1,17 @@
 // The synchronous facade: `op(inputs)` from a plain thread.
-#include <condition_variable>
 #include <exception>
-#include <mutex>
+#include <future>
 #include <optional>
 #include <stdexcept>
 
 #include "ember/core/exceptions.hpp"
+#include "ember/core/registry/operator/base/async_operator.hpp"
 #include "ember/core/registry/operator/base/operator_ref.hpp"
 #include "runtime/call_context.hpp"
 #include "runtime/executors.hpp"
 #include "runtime/failure.hpp"
 #include "runtime/invoke.hpp"
+#include "runtime/run_before.hpp"
 #include "runtime/runtime_core.hpp"
 
 namespace ember {
@@ -18,13 +19,9 @@ namespace {
 
 using xcs::this_call::Clock;
 
-// One timed call: the caller waits on it until the body finishes or the
-// deadline passes; the body's task owns it too, so an abandoned body writes
-// its result into memory nobody reads any more and frees it on return.
+// One timed call's outcome. The body's task owns it too, so an abandoned body
+// writes its result into memory nobody reads any more and frees it on return.
 struct TimedCall {
-  std::mutex mutex;
-  std::condition_variable finished;
-  bool done = false;
   std::optional<Record> result;
   std::exception_ptr error;
   std::stop_source stop;
@@ -48,28 +45,19 @@ Record run_with_deadline(const std::shared_ptr<const Operator>& op, const Record
   if (Clock::now() >= deadline)
     throw TimeoutError(timeout_message(*op, options));
   auto call = std::make_shared<TimedCall>();
-  auto core = xcs::detail::runtime_core();
   auto device = xcs::detail::device_for(*options, op->kind());
-  core->executor(device).post([call, op, inputs, options, deadline] {
+  bool ended = xcs::detail::run_before(deadline, device, [call, op, inputs, options, deadline] {
     if (call->stop.stop_requested())
       return; // abandoned before it started: never run it
     xcs::detail::CallContext context{options, deadline, call->stop.get_token()};
     xcs::detail::CallScope scope{context};
-    std::optional<Record> result;
-    std::exception_ptr error;
     try {
-      result = xcs::detail::invoke_body(*op, inputs, options);
+      call->result = xcs::detail::invoke_body(*op, inputs, options);
     } catch (...) {
-      error = std::current_exception();
+      call->error = std::current_exception();
     }
-    std::lock_guard lock{call->mutex};
-    call->result = std::move(result);
-    call->error = error;
-    call->done = true;
-    call->finished.notify_one();
   });
-  std::unique_lock lock{call->mutex};
-  if (!call->finished.wait_until(lock, deadline, [&] { return call->done; })) {
+  if (!ended) {
     call->stop.request_stop();
     throw TimeoutError(timeout_message(*op, options));
   }
@@ -109,6 +97,22 @@ Record OperatorRef::operator()(const Record& inputs) const {
     return result;
   }
   return run_with_deadline(op_, inputs, options, *deadline);
+}
+
+// Called synchronously, an asynchronous body is started and waited for on
+// the calling thread. Defined here, not in core: the wait reads the call's
+// stop token, which the runtime owns.
+Record AsyncOperator::forward(const Record& inputs) const {
+  auto outcome = std::make_shared<std::promise<Record>>();
+  auto result = outcome->get_future();
+  start(inputs, Completion{[outcome](Record* outputs, std::exception_ptr error) {
+                             if (outputs != nullptr)
+                               outcome->set_value(std::move(*outputs));
+                             else
+                               outcome->set_exception(error);
+                           },
+                           xcs::this_call::stop_token()});
+  return result.get();
 }
 
 } // namespace ember
