@@ -73,14 +73,14 @@ public:
   // keeps the records in `waits` alive.
   JitCall(CallContext context, OperatorRef op, Record inputs,
           std::vector<ember::detail::PendingRecord*> waits, ExecutionSnapshot options,
-          const void* frame, std::size_t index)
+          const CallInterceptor* frame, std::size_t index)
       : context_(std::move(context)), op_(std::move(op)), inputs_(std::move(inputs)),
         waits_(std::move(waits)), options_(std::move(options)), frame_(frame), index_(index) {}
 
   // The records this call waits for before its body starts.
   const std::vector<ember::detail::PendingRecord*>& waits() const noexcept { return waits_; }
 
-  const void* frame() const noexcept { return frame_; }
+  const CallInterceptor* frame() const noexcept { return frame_; }
   std::size_t index() const noexcept { return index_; }
 
   const Record& resolve() override {
@@ -88,8 +88,13 @@ public:
       run();
     std::unique_lock lock{mutex_};
     finished_.wait(lock, [&] { return state_ == State::done; });
-    if (error_)
+    if (error_) {
+      // Read by the forward's own code (its interceptor is the frame): the
+      // glue could catch this failure, as it could the plain call's.
+      if (current_interceptor() == frame_)
+        read_by_glue_ = true;
       std::rethrow_exception(error_);
+    }
     return result_;
   }
 
@@ -110,6 +115,12 @@ public:
     return error_;
   }
 
+  /// Whether the forward's code read this call's failure.
+  bool read_by_glue() {
+    std::lock_guard lock{mutex_};
+    return read_by_glue_;
+  }
+
   void wait() {
     std::unique_lock lock{mutex_};
     finished_.wait(lock, [&] { return state_ == State::done; });
@@ -123,25 +134,29 @@ private:
   Record inputs_;
   std::vector<ember::detail::PendingRecord*> waits_;
   ExecutionSnapshot options_;
-  const void* frame_;
+  const CallInterceptor* frame_;
   std::size_t index_;
   std::mutex mutex_;
   std::condition_variable finished_;
   State state_ = State::queued;
   Record result_;
   std::exception_ptr error_;
+  bool read_by_glue_ = false;
 };
 
 // The calls of one jitted forward. The forward's thread dispatches; helpers
-// that hold a permit of the call's budget run queued calls until none is left.
-// While the calls follow the cached plan, no more helpers run than the plan
-// has calls that can run at once, less the forward's own thread: a chain
-// runs on that thread alone, with no hand-off. A call that leaves the plan
-// (a data-dependent forward) returns to recruiting a helper per call.
+// that hold a permit of the call's budget run queued calls until none is left,
+// each helper posted to the executor of the call that recruited it (its
+// operator's kind under device_strategy = "auto"). While the calls follow the
+// cached plan, no more helpers run than the plan has calls that can run at
+// once, less the forward's own thread: a chain runs on that thread alone,
+// with no hand-off. A call that leaves the plan (a data-dependent forward)
+// returns to recruiting a helper per call. Without helpers (`recruit` false)
+// the forward's thread runs every call itself as it reads them.
 class Frame final : public CallInterceptor, public std::enable_shared_from_this<Frame> {
 public:
-  Frame(CallContext context, Device device, std::shared_ptr<const CachedPlan> expected)
-      : context_(std::move(context)), device_(device), expected_(std::move(expected)) {
+  Frame(CallContext context, std::shared_ptr<const CachedPlan> expected, bool recruit)
+      : context_(std::move(context)), expected_(std::move(expected)), recruit_(recruit) {
     context_.stop = stop_.get_token();
   }
 
@@ -160,14 +175,17 @@ public:
       std::lock_guard lock{mutex_};
       queue_.push_back(call);
     }
-    bool wanted = !expected_ || helpers_.load() + 1 < expected_->width;
+    bool wanted = recruit_ && (!expected_ || helpers_.load() + 1 < expected_->width);
     if (wanted && context_.budget->try_acquire()) {
       ++helpers_;
-      runtime_core()->executor(device_).post([frame = shared_from_this()] {
-        frame->work();
-        --frame->helpers_;
-        frame->context_.budget->release();
-      });
+      auto device = device_for(*options, op->kind());
+      runtime_core()->executor(device).post(
+          [frame = shared_from_this()] {
+            frame->work();
+            --frame->helpers_;
+            frame->context_.budget->release();
+          },
+          thread_limit(*options));
     }
     return ember::detail::make_pending_record(call);
   }
@@ -185,7 +203,10 @@ public:
 
   // After the forward ended: every call has run; the first failure in call
   // order is rethrown, as the plain forward would have thrown it at that
-  // call; otherwise `own`, what the forward itself threw, if anything.
+  // call; otherwise `own`, what the forward itself threw, if anything. A
+  // failure the forward's code read belongs to that code (it may have caught
+  // it, as it would the plain call's), and so does the same failure passed
+  // on to the calls that took the failed result as input.
   void finish(std::exception_ptr own = nullptr) {
     work();
     // After a stop, work() left queued calls alone; claiming them here ends
@@ -195,9 +216,20 @@ public:
         call->run();
       call->wait();
     }
+    std::vector<std::exception_ptr> read;
     for (const auto& call : calls_)
-      if (auto error = call->error())
+      if (call->read_by_glue())
+        read.push_back(call->error());
+    for (const auto& call : calls_) {
+      auto error = call->error();
+      if (!error)
+        continue;
+      // The forward let this failure escape: it is the plain call's throw.
+      if (error == own)
+        std::rethrow_exception(own);
+      if (std::find(read.begin(), read.end(), error) == read.end())
         std::rethrow_exception(error);
+    }
     if (own)
       std::rethrow_exception(own);
   }
@@ -234,8 +266,8 @@ private:
   }
 
   CallContext context_;
-  Device device_;
   std::shared_ptr<const CachedPlan> expected_; // null once the calls left the plan
+  bool recruit_;
   std::atomic<std::size_t> helpers_ = 0;       // posted and not yet back
   std::stop_source stop_;
   std::optional<std::stop_callback<std::function<void()>>> following_;
@@ -320,17 +352,24 @@ Value materialize(const Value& value) {
   return value;
 }
 
+enum class Strategy { automatic, parallel, sequential };
+
+// Under "auto", a call whose previous call took less than this runs its
+// sub-calls on the calling thread: a hand-off to a helper costs a thread
+// wake-up (35-80 us here), more than all the bodies together.
+constexpr std::chrono::microseconds cheaper_than_a_hand_off{20};
+
 class JitOperator final : public Operator {
 public:
-  JitOperator(OperatorRef composite, bool sequential)
+  JitOperator(OperatorRef composite, Strategy strategy)
       : Operator(composite.name(), composite->specification(), composite->kind()),
-        composite_(std::move(composite)), sequential_(sequential) {}
+        composite_(std::move(composite)), strategy_(strategy) {}
 
   bool memoizable() const noexcept override { return composite_->memoizable(); }
 
   Record forward(const Record& inputs) const override {
     auto options = current_execution_snapshot();
-    if (sequential_ || !options->use_parallel)
+    if (strategy_ == Strategy::sequential || !options->use_parallel)
       return composite_->forward(inputs);
     auto started = std::chrono::steady_clock::now();
     auto frame = make_frame(options);
@@ -352,7 +391,10 @@ public:
     }
     frame->finish(thrown);
     output = materialize(output);
-    plans_.record(frame->take_plan(), std::chrono::steady_clock::now() - started);
+    auto took = std::chrono::steady_clock::now() - started;
+    last_call_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count(),
+                        std::memory_order_relaxed);
+    plans_.record(frame->take_plan(), took);
     return output;
   }
 
@@ -361,22 +403,30 @@ public:
 private:
   std::shared_ptr<Frame> make_frame(const ExecutionSnapshot& options) const {
     const CallContext* parent = current_call_context();
-    auto device = device_for(*options, kind());
-    auto limit = options->max_workers ? static_cast<std::size_t>(*options->max_workers)
-                                      : default_workers(device);
+    // Each sub-call is placed by its own operator's kind under "auto", so
+    // without max_workers the budget allows for the most concurrent executor.
+    auto device = device_for(*options, kind()); // refuses an unavailable strategy here
+    auto default_limit = options->device_strategy == "auto"
+                             ? std::max(default_workers(Device::cpu), default_workers(Device::io))
+                             : default_workers(device);
     CallContext context{options, deadline_for(options), {},
-                        parent != nullptr && parent->budget ? parent->budget
-                                                            : std::make_shared<WorkerBudget>(limit),
+                        budget_for(parent != nullptr ? parent->budget : nullptr,
+                                   options->max_workers, default_limit),
                         parent != nullptr ? parent->span : 0};
-    auto frame = std::make_shared<Frame>(std::move(context), device, plans_.cached());
+    auto cached = plans_.cached();
+    bool cheap = strategy_ == Strategy::automatic && cached != nullptr &&
+                 std::chrono::nanoseconds{last_call_ns_.load(std::memory_order_relaxed)} <
+                     cheaper_than_a_hand_off;
+    auto frame = std::make_shared<Frame>(std::move(context), std::move(cached), !cheap);
     if (parent != nullptr)
       frame->follow(parent->stop);
     return frame;
   }
 
   OperatorRef composite_;
-  bool sequential_;
+  Strategy strategy_;
   mutable JitPlanCache plans_;
+  mutable std::atomic<std::int64_t> last_call_ns_{0}; // the last parallel forward's duration
 };
 
 const JitOperator& jitted(const OperatorRef& op) {
@@ -397,7 +447,10 @@ OperatorRef structural_jit(OperatorRef composite, std::string_view execution_str
     throw std::invalid_argument("structural_jit(" + composite.name() +
                                 "): execution_strategy '" + std::string{execution_strategy} +
                                 "' is not one of auto, parallel, sequential");
-  return make_operator<JitOperator>(std::move(composite), execution_strategy == "sequential");
+  auto strategy = execution_strategy == "sequential" ? Strategy::sequential
+                  : execution_strategy == "parallel" ? Strategy::parallel
+                                                     : Strategy::automatic;
+  return make_operator<JitOperator>(std::move(composite), strategy);
 }
 
 JitStats jit_stats(const OperatorRef& op) { return jitted(op).plans().stats(); }
