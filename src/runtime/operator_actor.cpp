@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "ember/core/exceptions.hpp"
+#include "ember/core/registry/operator/base/async_operator.hpp"
 #include "runtime/call_context.hpp"
 #include "runtime/failure.hpp"
 #include "runtime/invoke.hpp"
@@ -142,6 +143,37 @@ void run_body(const std::shared_ptr<ActorCall>& call, const OperatorRef& op, Rec
   core->if_open([&] { send_reply(*call, std::move(reply)); });
 }
 
+// An asynchronous body starts right here, on the actor's thread (start must
+// return quickly), and its completion replies from whatever thread ends it:
+// no thread is held while it waits.
+void start_async(const std::shared_ptr<ActorCall>& call, const OperatorRef& op,
+                 const Record& inputs, const Envelope& envelope,
+                 const std::shared_ptr<detail::RuntimeCore>& core) {
+  const auto& body = static_cast<const AsyncOperator&>(*op);
+  Completion done{[call, op, core](Record* outputs, std::exception_ptr error) {
+                    caf::message reply;
+                    try {
+                      if (outputs == nullptr)
+                        std::rethrow_exception(error);
+                      op->specification().validate_outputs(op.name(), *outputs);
+                      reply = caf::make_message(std::move(*outputs));
+                    } catch (...) {
+                      reply = caf::make_message(error_of(std::current_exception(), op.name()));
+                    }
+                    if (call->replied.exchange(true))
+                      return; // the deadline answered first
+                    core->if_open([&] { send_reply(*call, std::move(reply)); });
+                  },
+                  call->stop.get_token()};
+  detail::CallContext context{envelope.options, envelope.deadline, call->stop.get_token()};
+  detail::CallScope scope{context};
+  try {
+    body.start(op->specification().validate_inputs(op.name(), inputs), done);
+  } catch (...) {
+    done.fail(std::current_exception());
+  }
+}
+
 caf::behavior operator_behavior(caf::event_based_actor* self, OperatorRef op,
                                 std::shared_ptr<detail::RuntimeCore> core) {
   auto calls = std::make_shared<CallTable>();
@@ -167,6 +199,10 @@ caf::behavior operator_behavior(caf::event_based_actor* self, OperatorRef op,
     } catch (const RuntimeUnavailableError& e) {
       call->replied = true;
       call->promise.deliver(make_error(ErrorCode::unavailable, e.what()));
+      return call->promise;
+    }
+    if (op->is_async()) {
+      start_async(call, op, inputs, envelope, core);
       return call->promise;
     }
     core->executor(device).post([call, op, inputs = std::move(inputs), envelope, core]() mutable {
