@@ -1,4 +1,4 @@
-#include "transforms/batch_run.hpp"
+#include "runtime/batch_run.hpp"
 
 #include <caf/all.hpp>
 
@@ -8,7 +8,7 @@
 #include <mutex>
 
 #include "ember/core/exceptions.hpp"
-#include "ember/core/registry/operator/base/async_operator.hpp"
+#include "runtime/async_batch.hpp"
 #include "runtime/call_context.hpp"
 #include "runtime/executors.hpp"
 #include "runtime/failure.hpp"
@@ -26,10 +26,9 @@ using finished_atom = caf::atom_constant<caf::atom("e_done")>;
 // finishes last frees it.
 class BatchState : public std::enable_shared_from_this<BatchState> {
 public:
-  BatchState(const BatchSpec& spec, CallContext context, bool fail_fast, std::size_t in_flight)
+  BatchState(const BatchSpec& spec, CallContext context, bool fail_fast)
       : spec_(spec), context_(std::move(context)), fail_fast_(fail_fast),
-        results_(spec.size), chunk_(chunk_size(spec.size, context_.budget->limit())),
-        in_flight_limit_(in_flight) {
+        results_(spec.size), chunk_(chunk_size(spec.size, context_.budget->limit())) {
     context_.stop = stop_.get_token();
   }
 
@@ -44,17 +43,8 @@ public:
     cancelled_ = true;
   }
 
-  // "vmap(Op) timed out: the deadline of timeout_seconds=0.1 passed with 3 of
-  // 8 items unfinished"; none unfinished means the stop cut bodies short.
   std::string timeout_message() const {
-    auto unfinished = unfinished_at_cancel_;
-    std::string noun = spec_.items_are_shards ? "shard" : "item";
-    std::string message = spec_.name + " timed out: the deadline of " +
-                          deadline_source(*context_.options) + " passed ";
-    if (unfinished == 0)
-      return message + "and stopped its " + noun + (spec_.size == 1 ? "" : "s");
-    return message + "with " + std::to_string(unfinished) + " of " +
-           std::to_string(spec_.size) + " " + noun + (spec_.size == 1 ? "" : "s") + " unfinished";
+    return batch_timeout_message(spec_, *context_.options, unfinished_at_cancel_);
   }
   WorkerBudget& budget() noexcept { return *context_.budget; }
 
@@ -83,29 +73,6 @@ public:
     // Waking under the lock: the caller may free nothing until it sees active_ == 0.
     if (--active_ == 0)
       changed_.notify_all();
-  }
-
-  // The calling thread of a batch of asynchronous bodies: starts items in
-  // order while fewer than the limit are in flight. A waiting body holds no
-  // thread; its completion arrives on whatever thread finishes it.
-  //
-  // Every body in flight counts against the call's budget: the first one
-  // under the permit this thread holds, each further one under a permit of
-  // its own, given back when a body completes. With none free, the thread
-  // waits for one of its own bodies to complete, so it never waits forever.
-  void start_async() {
-    CallScope scope{context_};
-    for (std::size_t index = 0; index < spec_.size; ++index) {
-      {
-        std::unique_lock lock{mutex_};
-        changed_.wait(lock, [&] { return stop_.stop_requested() || take_slot(); });
-        if (stop_.stop_requested())
-          return;
-        ++active_;
-      }
-      next_.store(index + 1, std::memory_order_relaxed);
-      start_one(index);
-    }
   }
 
   // Called by the supervisor's timer or a cancelled enclosing call. Bodies
@@ -182,55 +149,6 @@ private:
     finished_.fetch_add(1, std::memory_order_release);
   }
 
-  void start_one(std::size_t index) {
-    const auto& op = static_cast<const AsyncOperator&>(*spec_.op);
-    // One Completion per item: if start throws, the failure goes through it,
-    // so the item completes exactly once.
-    Completion done{[self = shared_from_this(), index](Record* outputs, std::exception_ptr error) {
-                      self->complete(index, outputs, std::move(error));
-                    },
-                    stop_.get_token()};
-    try {
-      op.start(op.specification().validate_inputs(op.name(), spec_.item_inputs(index)), done);
-    } catch (...) {
-      done.fail(std::current_exception());
-    }
-  }
-
-  // Under mutex_: whether one more asynchronous body may start now.
-  bool take_slot() {
-    if (active_ >= in_flight_limit_)
-      return false;
-    if (active_ == 0)
-      return true; // under the starting thread's own permit
-    if (!context_.budget->try_acquire())
-      return false;
-    ++permits_held_;
-    return true;
-  }
-
-  void complete(std::size_t index, Record* outputs, std::exception_ptr error) {
-    if (outputs != nullptr) {
-      try {
-        spec_.op->specification().validate_outputs(spec_.op->name(), *outputs);
-        results_[index] = std::move(*outputs);
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    if (error)
-      fail(index, std::move(error));
-    finished_.fetch_add(1, std::memory_order_release);
-    std::lock_guard lock{mutex_};
-    --active_;
-    // The bodies still in flight hold the starter's permit and one each beyond it.
-    if (permits_held_ > 0 && permits_held_ >= active_) {
-      --permits_held_;
-      context_.budget->release();
-    }
-    changed_.notify_all(); // the starter may wait for a free slot, the caller for the end
-  }
-
   void fail(std::size_t index, std::exception_ptr error) {
     // A nested call that ran into this call's deadline is this batch timing
     // out, not the item failing: nested batches check the shared deadline
@@ -260,19 +178,14 @@ private:
   }
 
   [[noreturn]] void rethrow_failure(const Failure& failure) const {
-    rethrow_as_execution_error(failure.error, spec_.name + ": item " +
-                                                  std::to_string(failure.index) + " of " +
-                                                  std::to_string(spec_.size) +
-                                                  " failed in operator '" + spec_.op->name() + "'");
+    std::rethrow_exception(item_failure(spec_, failure.index, failure.error));
   }
-
 
   BatchSpec spec_;
   CallContext context_;
   bool fail_fast_;
   std::vector<std::optional<Record>> results_;
   std::size_t chunk_;
-  std::size_t in_flight_limit_;
   std::stop_source stop_;
   std::atomic<std::size_t> next_{0};
   std::atomic<std::size_t> finished_{0};
@@ -281,7 +194,6 @@ private:
   std::mutex mutex_;
   std::condition_variable changed_;
   std::size_t active_ = 0;
-  std::size_t permits_held_ = 0; // by asynchronous bodies in flight beyond the first
   std::optional<Failure> first_failure_;
   std::vector<ItemFailure> failures_;
 };
@@ -323,38 +235,27 @@ caf::behavior supervisor(caf::event_based_actor* self, std::shared_ptr<BatchStat
 
 BatchOutcome run_batch(const BatchSpec& spec) {
   auto options = current_execution_snapshot();
+  auto context = batch_context(spec, options);
+  if (spec.op->is_async())
+    return wait_for_async_batch(spec, std::move(context));
   const CallContext* parent = current_call_context();
   auto device = device_for(*options, spec.op->kind());
-  CallContext context{options, deadline_for(options), {},
-                      budget_for(parent != nullptr ? parent->budget : nullptr,
-                                 options->max_workers, default_workers(device)),
-                      parent != nullptr ? parent->span : 0};
-  if (context.deadline && Clock::now() >= *context.deadline)
-    throw TimeoutError(spec.name + " timed out: the deadline of " + deadline_source(*options) +
-                       " passed before it started");
   std::size_t workers = options->use_parallel ? std::min(context.budget->limit(), spec.size) : 1;
-  bool async = spec.op->is_async();
-  auto state = std::make_shared<BatchState>(spec, context, options->fail_fast,
-                                            std::max<std::size_t>(workers, 1));
+  auto state = std::make_shared<BatchState>(spec, context, options->fail_fast);
   // A cancelled enclosing call cancels this batch too.
   std::optional<std::stop_callback<std::function<void()>>> chained;
   if (parent != nullptr)
     chained.emplace(parent->stop, std::function<void()>{[state] { state->cancel(); }});
 
-  // Asynchronous bodies need no helper threads: the caller starts them all.
   // No permit free (nested in a saturated call): the caller works alone and
   // no supervisor is spawned just to find that out.
-  std::size_t helpers =
-      async || workers < 2 || !context.budget->any_available() ? 0 : workers - 1;
+  std::size_t helpers = workers < 2 || !context.budget->any_available() ? 0 : workers - 1;
   caf::actor supervising;
   if (helpers > 0 || context.deadline) {
     auto core = runtime_core();
     supervising = core->system().spawn(supervisor, state, helpers, core, device);
   }
-  if (async)
-    state->start_async();
-  else
-    state->work();
+  state->work();
   struct NotifySupervisor {
     caf::actor& actor;
     ~NotifySupervisor() {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "ember/core/types/record.hpp"
-#include "transforms/batch_run.hpp"
+#include "runtime/batch_run.hpp"
 
 namespace ember::xcs::detail {
 

@@ -9,6 +9,9 @@
 #include "ember/core/types/json.hpp"
 #include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
+#include "ember/core/registry/operator/base/async_operator.hpp"
+#include "runtime/async_batch.hpp"
+#include "runtime/batch_run.hpp"
 #include "runtime/executors.hpp"
 #include "transforms/batch_layout.hpp"
 #include "transforms/batch_output.hpp"
@@ -50,25 +53,28 @@ std::optional<std::size_t> item_error_index(const Value& error, std::size_t shar
   return static_cast<std::size_t>(index->as_integer());
 }
 
-class PmapOperator final : public Operator {
+// What pmap hands the runtime and what it makes of the outcome; shared by
+// the synchronous and the asynchronous operator.
+class PmapShape {
 public:
-  PmapOperator(OperatorRef inner, std::size_t num_workers)
-      : Operator("pmap(" + inner.name() + ")", {}, inner->kind()), inner_(std::move(inner)),
-        num_workers_(num_workers) {}
+  PmapShape(std::string name, OperatorRef inner, std::size_t num_workers)
+      : name_(std::move(name)), inner_(std::move(inner)), num_workers_(num_workers) {}
 
-  bool memoizable() const noexcept override { return false; }
-
-  Record forward(const Record& inputs) const override {
+  // The batch of shards, and the shards it was cut into.
+  std::pair<BatchSpec, std::vector<Shard>> batch(const Record& inputs) const {
     auto layout = batch_layout("pmap", inner_.name(), inputs, std::nullopt, std::nullopt);
     auto shards = make_shards(layout.size, num_workers_);
-    auto options = current_execution_snapshot();
-    auto outcome = run_batch(BatchSpec{name(), "pmap", inner_, shards.size(), true,
-                                       [inputs, layout, shards](std::size_t s) {
-                                         return shard_inputs(inputs, layout, shards[s].begin,
-                                                             shards[s].end);
-                                       }});
+    BatchSpec spec{name_, "pmap", inner_, shards.size(), true,
+                   [inputs, layout, shards](std::size_t s) {
+                     return shard_inputs(inputs, layout, shards[s].begin, shards[s].end);
+                   }};
+    return {std::move(spec), std::move(shards)};
+  }
+
+  Record output(const BatchOutcome& outcome, const std::vector<Shard>& shards,
+                bool fail_fast) const {
     Record output = concatenate(outcome, shards);
-    if (!options->fail_fast)
+    if (!fail_fast)
       output.set(errors_field, errors_by_item(outcome, shards));
     return output;
   }
@@ -125,7 +131,7 @@ private:
       for (const auto& error : inner->as_list()) {
         const auto index = item_error_index(error, shards[s].end - shards[s].begin);
         if (!index)
-          throw ExecutionError(name() + ": shard " + std::to_string(s) + " of " +
+          throw ExecutionError(name_ + ": shard " + std::to_string(s) + " of " +
                                std::to_string(shards.size()) + " returned '" + errors_field +
                                "' = " + to_string(*inner) +
                                ", which is not a list of {index, message} records for its "
@@ -140,8 +146,60 @@ private:
     return errors;
   }
 
+  std::string name_;
   OperatorRef inner_;
   std::size_t num_workers_;
+};
+
+class PmapOperator final : public Operator {
+public:
+  PmapOperator(OperatorRef inner, std::size_t num_workers)
+      : Operator("pmap(" + inner.name() + ")", {}, inner->kind()),
+        shape_(name(), std::move(inner), num_workers) {}
+
+  bool memoizable() const noexcept override { return false; }
+
+  Record forward(const Record& inputs) const override {
+    auto options = current_execution_snapshot();
+    auto [batch, shards] = shape_.batch(inputs);
+    auto outcome = run_batch(batch);
+    return shape_.output(outcome, shards, options->fail_fast);
+  }
+
+private:
+  PmapShape shape_;
+};
+
+// pmap of an asynchronous operator (typically pmap(vmap(async_op))) is
+// asynchronous itself: its shards start under a supervisor actor.
+class AsyncPmapOperator final : public AsyncOperator {
+public:
+  AsyncPmapOperator(OperatorRef inner, std::size_t num_workers)
+      : AsyncOperator("pmap(" + inner.name() + ")", {}, inner->kind()),
+        shape_(name(), std::move(inner), num_workers) {}
+
+  bool memoizable() const noexcept override { return false; }
+
+  void start(const Record& inputs, Completion done) const override {
+    auto options = current_execution_snapshot();
+    auto [batch, shards] = shape_.batch(inputs);
+    auto context = batch_context(batch, options);
+    start_async_batch(std::move(batch), std::move(context),
+                      [self = std::static_pointer_cast<const AsyncPmapOperator>(shared_from_this()),
+                       shards = std::move(shards), fail_fast = options->fail_fast,
+                       done](BatchOutcome* outcome, std::exception_ptr error) {
+                        if (outcome == nullptr)
+                          return done.fail(std::move(error));
+                        try {
+                          done.succeed(self->shape_.output(*outcome, shards, fail_fast));
+                        } catch (...) {
+                          done.fail(std::current_exception());
+                        }
+                      });
+  }
+
+private:
+  PmapShape shape_;
 };
 
 } // namespace
@@ -155,6 +213,8 @@ OperatorRef pmap(OperatorRef op, std::optional<int> num_workers) {
                                 "; allowed: a positive integer, or unset for the number of cores");
   auto workers = num_workers ? static_cast<std::size_t>(*num_workers)
                              : detail::core_count();
+  if (op->is_async())
+    return make_operator<AsyncPmapOperator>(std::move(op), workers);
   return make_operator<PmapOperator>(std::move(op), workers);
 }
 

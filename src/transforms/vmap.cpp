@@ -6,6 +6,9 @@
 #include "ember/core/types/json.hpp"
 #include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
+#include "ember/core/registry/operator/base/async_operator.hpp"
+#include "runtime/async_batch.hpp"
+#include "runtime/batch_run.hpp"
 #include "transforms/batch_layout.hpp"
 #include "transforms/batch_output.hpp"
 
@@ -14,22 +17,21 @@ namespace {
 
 using namespace detail;
 
-class VmapOperator final : public Operator {
+// What vmap hands the runtime and what it makes of the outcome; shared by
+// the synchronous and the asynchronous operator.
+class VmapShape {
 public:
-  VmapOperator(OperatorRef inner, VmapSpec spec)
-      : Operator("vmap(" + inner.name() + ")", {}, inner->kind()), inner_(std::move(inner)),
-        spec_(std::move(spec)) {}
+  VmapShape(std::string name, OperatorRef inner, VmapSpec spec)
+      : name_(std::move(name)), inner_(std::move(inner)), spec_(std::move(spec)) {}
 
-  bool memoizable() const noexcept override { return false; }
-
-  Record forward(const Record& inputs) const override {
+  BatchSpec batch(const Record& inputs) const {
     auto layout = batch_layout("vmap", inner_.name(), inputs, spec_.in_axes, spec_.axis_size);
-    auto options = current_execution_snapshot();
-    auto outcome = run_batch(BatchSpec{name(), "vmap", inner_, layout.size, false,
-                                       [inputs, layout](std::size_t i) {
-                                         return item_inputs(inputs, layout, i);
-                                       }});
-    if (options->fail_fast)
+    return BatchSpec{name_, "vmap", inner_, layout.size, false,
+                     [inputs, layout](std::size_t i) { return item_inputs(inputs, layout, i); }};
+  }
+
+  Record output(BatchOutcome& outcome, bool fail_fast) const {
+    if (fail_fast)
       return stack(outcome, {});
     auto errors = lift_reports(outcome);
     std::vector<bool> partial(outcome.results.size(), false);
@@ -65,7 +67,7 @@ private:
         for (const auto& entry : nested->as_list()) {
           const Value* message = entry.is_record() ? entry.as_record().find("message") : nullptr;
           if (message == nullptr || !message->is_string())
-            throw ExecutionError(name() + ": item " + std::to_string(i) + " returned '" +
+            throw ExecutionError(name_ + ": item " + std::to_string(i) + " returned '" +
                                  errors_field + "' = " + to_string(*nested) +
                                  ", which is not a list of {index, message} records for its "
                                  "items; the name is reserved for per-item errors");
@@ -111,7 +113,7 @@ private:
           ++found;
         }
       if (found != result->size() || (found != columns.size() && !is_partial(i)))
-        throw ExecutionError(name() + ": item " + std::to_string(i) + " returned fields " +
+        throw ExecutionError(name_ + ": item " + std::to_string(i) + " returned fields " +
                              field_names(*result) + " but an earlier item returned " +
                              field_names(*first));
     }
@@ -120,8 +122,60 @@ private:
     return Record{std::move(columns)};
   }
 
+  std::string name_;
   OperatorRef inner_;
   VmapSpec spec_;
+};
+
+class VmapOperator final : public Operator {
+public:
+  VmapOperator(OperatorRef inner, VmapSpec spec)
+      : Operator("vmap(" + inner.name() + ")", {}, inner->kind()),
+        shape_(name(), std::move(inner), std::move(spec)) {}
+
+  bool memoizable() const noexcept override { return false; }
+
+  Record forward(const Record& inputs) const override {
+    auto options = current_execution_snapshot();
+    auto outcome = run_batch(shape_.batch(inputs));
+    return shape_.output(outcome, options->fail_fast);
+  }
+
+private:
+  VmapShape shape_;
+};
+
+// vmap of an asynchronous operator is asynchronous itself: its items start
+// under a supervisor actor and it completes when they have ended, so nesting
+// it (pmap(vmap(op)), an operator actor, an enclosing batch) holds no thread.
+class AsyncVmapOperator final : public AsyncOperator {
+public:
+  AsyncVmapOperator(OperatorRef inner, VmapSpec spec)
+      : AsyncOperator("vmap(" + inner.name() + ")", {}, inner->kind()),
+        shape_(name(), std::move(inner), std::move(spec)) {}
+
+  bool memoizable() const noexcept override { return false; }
+
+  void start(const Record& inputs, Completion done) const override {
+    auto options = current_execution_snapshot();
+    auto batch = shape_.batch(inputs);
+    auto context = batch_context(batch, options);
+    start_async_batch(std::move(batch), std::move(context),
+                      [self = std::static_pointer_cast<const AsyncVmapOperator>(shared_from_this()),
+                       fail_fast = options->fail_fast, done](BatchOutcome* outcome,
+                                                            std::exception_ptr error) {
+                        if (outcome == nullptr)
+                          return done.fail(std::move(error));
+                        try {
+                          done.succeed(self->shape_.output(*outcome, fail_fast));
+                        } catch (...) {
+                          done.fail(std::current_exception());
+                        }
+                      });
+  }
+
+private:
+  VmapShape shape_;
 };
 
 } // namespace
@@ -129,6 +183,8 @@ private:
 OperatorRef vmap(OperatorRef op, VmapSpec spec) {
   if (!op)
     throw std::invalid_argument("vmap: the operator is empty");
+  if (op->is_async())
+    return make_operator<AsyncVmapOperator>(std::move(op), std::move(spec));
   return make_operator<VmapOperator>(std::move(op), std::move(spec));
 }
 
