@@ -6,6 +6,7 @@
 
 #include <atomic>
 
+#include "../runtime/stubborn.hpp"
 #include "../runtime/support.hpp"
 #include "ember/core/exceptions.hpp"
 #include "ember/core/registry/operator/base/function_operator.hpp"
@@ -18,33 +19,7 @@ using namespace ember::xcs;
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
 using ember::testing::eventually;
-using ember::testing::Gate;
-
-namespace {
-
-// Blocks on `gate` without ever looking at its stop token.
-struct Stubborn {
-  Gate gate;
-  std::atomic<int> started{0};
-  std::atomic<int> ended{0};
-
-  OperatorRef op(const std::string& name) {
-    return function_operator(name, [this](const Record& in) {
-      ++started;
-      gate.wait();
-      ++ended;
-      return in;
-    });
-  }
-
-  // Lets the bodies end, so nothing outlives the test.
-  void release() {
-    gate.open();
-    CHECK(eventually([&] { return ended.load() == started.load(); }));
-  }
-};
-
-} // namespace
+using ember::testing::Stubborn;
 
 TEST_CASE("a graph whose last node never polls times out at the deadline instead of returning",
           "[graph][run][deadline][regression]") {
@@ -63,7 +38,7 @@ TEST_CASE("a graph whose last node never polls times out at the deadline instead
                                             "(operator 'NeverPolls') still running"));
       }
       CHECK(stubborn.ended == 0); // the caller was answered while the body still ran
-      stubborn.release();
+      CHECK(stubborn.release());
     }
   }
 }
@@ -84,7 +59,7 @@ TEST_CASE("a graph node that runs vmap of a body that never polls is cut at the 
                       Contains("graph timed out") && Contains("timeout_seconds=0.1"));
   }
   CHECK(stubborn.ended == 0);
-  stubborn.release();
+  CHECK(stubborn.release());
 }
 
 TEST_CASE("a timed graph whose nodes end in time returns their outputs",

@@ -15,36 +15,16 @@
 #include "ember/xcs/transforms/pmap.hpp"
 #include "ember/xcs/transforms/vmap.hpp"
 #include "actor_request.hpp"
+#include "stubborn.hpp"
 #include "support.hpp"
 
 using namespace ember;
 using namespace ember::xcs;
 using namespace std::chrono_literals;
 using ember::testing::eventually;
-using ember::testing::Gate;
+using ember::testing::Stubborn;
 
 namespace {
-
-// Blocks on `gate` without ever looking at its stop token.
-struct Stubborn {
-  Gate gate;
-  std::atomic<int> started{0};
-  std::atomic<int> ended{0};
-
-  OperatorRef op(OperatorKind kind = OperatorKind::cpu) {
-    return function_operator("NeverPolls", [this](const Record& in) {
-      ++started;
-      gate.wait();
-      ++ended;
-      return in;
-    }, {}, kind);
-  }
-
-  void release() {
-    gate.open();
-    CHECK(eventually([&] { return ended.load() == started.load(); }));
-  }
-};
 
 // Calls `call` under a 0.1 s timeout and checks that it threw TimeoutError
 // while the stubborn bodies were still blocked.
@@ -55,7 +35,7 @@ void check_cut(Stubborn& stubborn, Call&& call) {
     CHECK_THROWS_AS(call(), TimeoutError);
   }
   CHECK(stubborn.ended == 0);
-  stubborn.release();
+  CHECK(stubborn.release());
 }
 
 } // namespace
@@ -70,17 +50,17 @@ TEST_CASE("a deadline cuts vmap and pmap of vmap whose bodies never poll",
           "[deadline][transforms]") {
   for (auto kind : {OperatorKind::cpu, OperatorKind::io}) {
     Stubborn stubborn;
-    auto leaf = stubborn.op(kind);
+    auto leaf = stubborn.op("NeverPolls", kind);
     check_cut(stubborn, [&] { return vmap(leaf)(Record{{"x", List{1, 2, 3, 4}}}); });
     Stubborn sharded;
-    auto sharded_leaf = sharded.op(kind);
+    auto sharded_leaf = sharded.op("NeverPolls", kind);
     check_cut(sharded, [&] { return pmap(vmap(sharded_leaf), 2)(Record{{"x", List{1, 2, 3, 4}}}); });
   }
 }
 
 TEST_CASE("a deadline cuts a jitted call whose sub-calls never poll", "[deadline][jit]") {
   Stubborn stubborn;
-  auto member = stubborn.op(OperatorKind::io);
+  auto member = stubborn.op("NeverPolls", OperatorKind::io);
   auto composite = function_operator("Pair", [member](const Record& in) {
     auto a = member(in);
     auto b = member(in);
@@ -103,7 +83,7 @@ TEST_CASE("a deadline cuts vmap of graph runs whose nodes never poll", "[deadlin
 TEST_CASE("a deadline cuts an operator actor request whose body never polls",
           "[deadline][actor]") {
   Stubborn stubborn;
-  auto actor = spawn_operator(stubborn.op(OperatorKind::io));
+  auto actor = spawn_operator(stubborn.op("NeverPolls", OperatorKind::io));
   std::future<Record> reply;
   {
     auto scope = execution_options({.timeout_seconds = 0.1});
@@ -112,5 +92,5 @@ TEST_CASE("a deadline cuts an operator actor request whose body never polls",
   REQUIRE(reply.wait_for(5s) == std::future_status::ready);
   CHECK_THROWS_AS(reply.get(), TimeoutError);
   CHECK(stubborn.ended == 0);
-  stubborn.release();
+  CHECK(stubborn.release());
 }
