@@ -1,5 +1,7 @@
 #include "ember/xcs/runtime/envelope.hpp"
 
+#include <algorithm>
+
 #include "ember/xcs/engine/execution_options.hpp"
 #include "ember/xcs/runtime/operator_actor.hpp"
 #include "runtime/call_context.hpp"
@@ -27,8 +29,10 @@ EnvelopeFields to_fields(const Envelope& envelope) {
     fields.scheduler = o.scheduler.value_or("");
     fields.fail_fast = o.fail_fast;
   }
-  if (envelope.deadline)
-    fields.deadline_ns = envelope.deadline->time_since_epoch().count();
+  if (envelope.deadline) {
+    auto left = *envelope.deadline - this_call::Clock::now();
+    fields.remaining_ns = std::max<std::int64_t>(0, left.count());
+  }
   return fields;
 }
 
@@ -47,8 +51,14 @@ Envelope from_fields(const EnvelopeFields& fields) {
     options.scheduler = fields.scheduler;
   options.fail_fast = fields.fail_fast;
   Envelope envelope{std::make_shared<const ExecutionOptions>(std::move(options)), std::nullopt};
-  if (fields.deadline_ns >= 0)
-    envelope.deadline = this_call::Clock::time_point{this_call::Clock::duration{fields.deadline_ns}};
+  if (fields.remaining_ns >= 0) {
+    // Saturates: a remaining time past the clock's range is no deadline at all.
+    auto now = this_call::Clock::now();
+    auto room = this_call::Clock::time_point::max() - now;
+    envelope.deadline = fields.remaining_ns >= room.count()
+                            ? this_call::Clock::time_point::max()
+                            : now + this_call::Clock::duration{fields.remaining_ns};
+  }
   return envelope;
 }
 

@@ -1,7 +1,12 @@
 #include <catch2/catch.hpp>
 
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
 #include <future>
 #include <latch>
+#include <limits>
+#include <vector>
 
 #include "ember/core/exceptions.hpp"
 #include "ember/core/registry/operator/base/function_operator.hpp"
@@ -81,6 +86,48 @@ TEST_CASE("an envelope carries the call site's options into the body", "[actor][
   get_within(future);
   CHECK(seen.max_workers == 7);
   CHECK(seen.enable_caching);
+}
+
+TEST_CASE("an envelope crosses the wire with its options and its deadline as time remaining",
+          "[actor][options][wire]") {
+  using Clock = this_call::Clock;
+  Envelope sent;
+  {
+    auto scope = execution_options({.max_workers = 3, .timeout_seconds = 30, .fail_fast = false});
+    sent = make_envelope();
+  }
+  REQUIRE(sent.deadline);
+  // The wire holds the remaining time, not this host's clock reading: it is
+  // at most the 30 s the scope gave, and positive.
+  auto fields = ember::xcs::detail::to_fields(sent);
+  CHECK(fields.remaining_ns > 0);
+  CHECK(fields.remaining_ns <= std::chrono::nanoseconds{30s}.count());
+
+  std::vector<char> buffer;
+  caf::binary_serializer sink{nullptr, buffer};
+  REQUIRE_FALSE(sink(sent));
+  Envelope received;
+  auto before = Clock::now();
+  caf::binary_deserializer source{nullptr, buffer};
+  REQUIRE_FALSE(source(received));
+  auto after = Clock::now();
+  REQUIRE(received.options);
+  CHECK(received.options->max_workers == 3);
+  CHECK_FALSE(received.options->fail_fast);
+  REQUIRE(received.deadline);
+  // Read back against the reader's clock: the remaining time counted from
+  // the moment of reading (the sink wrote a moment after `fields`, so less).
+  auto remaining = std::chrono::nanoseconds{fields.remaining_ns};
+  CHECK(*received.deadline <= after + remaining);
+  CHECK(*received.deadline >= before);
+
+  // A deadline already passed travels as zero time left, never a negative one.
+  Envelope late{sent.options, Clock::now() - 1s};
+  CHECK(ember::xcs::detail::to_fields(late).remaining_ns == 0);
+  // A remaining time past the clock's range saturates instead of wrapping.
+  ember::xcs::detail::EnvelopeFields far;
+  far.remaining_ns = std::numeric_limits<std::int64_t>::max();
+  CHECK(ember::xcs::detail::from_fields(far).deadline == Clock::time_point::max());
 }
 
 TEST_CASE("an actor request past its deadline gets a timeout error", "[actor][timeout]") {

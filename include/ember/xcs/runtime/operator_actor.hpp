@@ -66,7 +66,7 @@ struct EnvelopeFields {
   bool trace_execution = false;
   double timeout_seconds = -1;
   std::string scheduler;
-  std::int64_t deadline_ns = -1;
+  std::int64_t remaining_ns = -1; ///< time left until the deadline, never negative
   bool fail_fast = true;
 };
 
@@ -76,8 +76,8 @@ Envelope from_fields(const EnvelopeFields& fields);
 } // namespace detail
 
 /// Envelope serialization for CAF: the options travel as their fields, the
-/// deadline as nanoseconds on the steady clock (same host; a later milestone
-/// turns it into a remaining budget for remote nodes).
+/// deadline as the nanoseconds remaining when the envelope is written; the
+/// reader adds them to its own clock, so no two hosts need to agree on one.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, Envelope& x) {
   auto fields = detail::to_fields(x);
@@ -87,7 +87,7 @@ typename Inspector::result_type inspect(Inspector& f, Envelope& x) {
   });
   return f(caf::meta::type_name("ember::xcs::Envelope"), fields.use_parallel, fields.max_workers,
            fields.device_strategy, fields.enable_caching, fields.trace_execution,
-           fields.timeout_seconds, fields.scheduler, fields.deadline_ns, fields.fail_fast,
+           fields.timeout_seconds, fields.scheduler, fields.remaining_ns, fields.fail_fast,
            rebuild);
 }
 
