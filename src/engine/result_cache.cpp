@@ -2,6 +2,7 @@
 
 #include <ember/core/registry/operator/base/operator_base.hpp>
 
+#include <atomic>
 #include <bit>
 #include <cstdint>
 #include <exception>
@@ -151,6 +152,10 @@ struct Flight {
   std::shared_future<Record> result = promise.get_future().share();
   // clear() bumps the cache's generation; a flight from an older one is not stored.
   std::uint64_t generation = 0;
+  // Asynchronous calls that joined this flight; guarded by the cache's mutex
+  // and taken out, once, by whoever ends the flight.
+  std::vector<ResultCache::Done> joined;
+  std::atomic<bool> ended{false};
 };
 
 } // namespace
@@ -211,6 +216,43 @@ struct ResultCache::State {
     }
     evict_to_capacity();
   }
+
+  // Ends `flight`, whichever way it was computed: it leaves the table (unless
+  // clear() or a replacement took it out already), a result is stored if no
+  // clear() came in between, then every waiter hears, outside the lock. Storing
+  // is best effort: running out of memory must not cost the callers their result.
+  void end_flight(const std::shared_ptr<Flight>& flight, const Key& key,
+                  const std::string& operator_name, const Record* outputs,
+                  std::exception_ptr error) {
+    if (flight->ended.exchange(true))
+      return;
+    std::vector<ResultCache::Done> joined;
+    {
+      std::lock_guard lock{mutex};
+      auto running = flights.find(key);
+      if (running != flights.end() && running->second == flight)
+        flights.erase(running);
+      if (outputs != nullptr && flight->generation == generation) {
+        try {
+          store(key, flight->owner, operator_name, std::move(flight->text), *outputs);
+        } catch (const std::bad_alloc&) {
+        }
+      }
+      joined.swap(flight->joined);
+    }
+    if (outputs != nullptr)
+      flight->promise.set_value(*outputs);
+    else
+      flight->promise.set_exception(error);
+    for (auto& done : joined) {
+      if (outputs != nullptr) {
+        Record copy = *outputs;
+        done(&copy, nullptr);
+      } else {
+        done(nullptr, error);
+      }
+    }
+  }
 };
 
 ResultCache::ResultCache(std::size_t capacity) : state_(std::make_unique<State>()) {
@@ -265,39 +307,67 @@ Record ResultCache::get_or_compute(const Operator& op, const Record& inputs,
   }
 
   // The computation runs under no lock. Whatever it does, the flight then
-  // leaves the table (unless clear() or a replacement took it out already)
-  // and its promise is kept, or waiters would block forever.
-  auto leave_table = [&] {
-    auto running = state_->flights.find(key);
-    if (running != state_->flights.end() && running->second == flight)
-      state_->flights.erase(running);
-  };
+  // ends, or waiters would wait forever.
   Record outputs;
   try {
     outputs = compute();
   } catch (...) {
-    {
-      std::lock_guard lock{state_->mutex};
-      leave_table();
-    }
-    flight->promise.set_exception(std::current_exception());
+    state_->end_flight(flight, key, op.name(), nullptr, std::current_exception());
     throw;
   }
-  {
-    std::lock_guard lock{state_->mutex};
-    leave_table();
-    // Stored only if no clear() came in between (the result may be stale to
-    // whoever cleared). Storing is best effort: running out of memory here
-    // must not cost the callers their result.
-    if (flight->generation == state_->generation) {
-      try {
-        state_->store(key, owner, op.name(), std::move(flight->text), outputs);
-      } catch (const std::bad_alloc&) {
-      }
-    }
-  }
-  flight->promise.set_value(outputs);
+  state_->end_flight(flight, key, op.name(), &outputs, nullptr);
   return outputs;
+}
+
+void ResultCache::get_or_start(const Operator& op, const Record& inputs,
+                               const std::function<void(Done)>& start, Done done) {
+  OperatorHandle owner = op.weak_from_this();
+  if (owner.expired()) {
+    {
+      std::lock_guard lock{state_->mutex};
+      ++state_->counters.misses;
+    }
+    return start(std::move(done));
+  }
+
+  auto flight = std::make_shared<Flight>();
+  flight->text = encode(inputs);
+  flight->owner = owner;
+  flight->computing_thread = std::thread::id{}; // no thread computes it
+  const Key key = make_key(op, flight->text);
+  {
+    std::unique_lock lock{state_->mutex};
+    if (const Entry* stored = state_->find_stored(key, owner)) {
+      ++state_->counters.hits;
+      Record outputs = stored->outputs;
+      lock.unlock();
+      return done(&outputs, nullptr);
+    }
+    if (auto running = state_->flights.find(key); running != state_->flights.end()) {
+      if (same_owner(running->second->owner, owner)) {
+        ++state_->counters.hits;
+        running->second->joined.push_back(std::move(done));
+        return;
+      }
+      state_->flights.erase(running);
+    }
+    ++state_->counters.misses;
+    flight->generation = state_->generation;
+    flight->joined.push_back(std::move(done));
+    state_->flights.emplace(key, flight);
+  }
+  // The flight's text is moved into the entry when it is stored: the key
+  // views it, so the end keeps its own copy of the key's text.
+  auto end = [state = state_.get(), flight, op_ptr = key.op, hash = key.hash,
+              name = op.name()](Record* outputs, std::exception_ptr error) {
+    std::string text = flight->text;
+    state->end_flight(flight, Key{op_ptr, hash, text}, name, outputs, std::move(error));
+  };
+  try {
+    start(std::move(end));
+  } catch (...) {
+    state_->end_flight(flight, key, op.name(), nullptr, std::current_exception());
+  }
 }
 
 std::optional<Record> ResultCache::lookup(const Operator& op, const Record& inputs) {

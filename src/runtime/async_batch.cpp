@@ -10,7 +10,7 @@
 
 #include "ember/core/exceptions.hpp"
 #include "ember/core/registry/operator/base/async_operator.hpp"
-#include "ember/xcs/tracer/execution_trace.hpp"
+#include "runtime/invoke.hpp"
 #include "runtime/failure.hpp"
 #include "runtime/runtime_core.hpp"
 
@@ -64,9 +64,10 @@ struct Supervision {
   std::size_t in_flight_limit = 1;
   std::vector<std::optional<Record>> results;
   std::vector<ItemFailure> failures;
-  std::vector<std::uint64_t> spans; // trace span per item, when tracing
   std::size_t next = 0;
   std::size_t active = 0;
+  std::vector<std::size_t> retry; // items to start again, before `next`
+  std::vector<std::uint8_t> joins_cut; // per item, when caching: joined bodies cut short
   // The first body in flight runs under the permit the starter holds; the
   // item using it, so that its end frees it.
   std::optional<std::size_t> on_starter_permit;
@@ -100,61 +101,65 @@ struct Supervision {
 
   void launch(const caf::actor& self) {
     bool owns_permit = false;
-    while (!over && next < spec.size && take_slot(owns_permit))
-      start_item(self, next++, owns_permit);
+    while (!over && (!retry.empty() || next < spec.size) && take_slot(owns_permit)) {
+      std::size_t index = next;
+      if (!retry.empty()) {
+        index = retry.back();
+        retry.pop_back();
+      } else {
+        ++next;
+      }
+      start_item(self, index, owns_permit);
+    }
   }
 
+  // Starts item `index`, through the cache and traced as the options say.
   void start_item(const caf::actor& self, std::size_t index, bool owns_permit) {
     ++active;
     if (!owns_permit)
       on_starter_permit = index;
     const auto& op = static_cast<const AsyncOperator&>(*spec.op);
-    auto position = static_cast<std::int64_t>(index);
-    if (context.options->trace_execution)
-      spans[index] = execution_trace().begin_span(
-          context.span, op.name(), spec.transform, spec.items_are_shards ? -1 : position,
-          spec.items_are_shards ? position : -1);
-    // One Completion per item: if start throws, the failure goes through it,
-    // so the item ends exactly once. It gives its permit back itself, so a
-    // body that outlives the batch still frees it for the enclosing call.
-    Completion item_done{[self, index, owns_permit, budget = context.budget,
-                          core = shared->core](Record* outputs, std::exception_ptr error) {
-                           if (owns_permit)
-                             budget->release();
-                           ItemEnded ended{index, std::nullopt, std::move(error)};
-                           if (outputs != nullptr)
-                             ended.output = std::move(*outputs);
-                           core->if_open([&] {
-                             caf::anon_send(self, item_ended_atom::value, std::move(ended));
-                           });
-                         },
-                         stop.get_token()};
-    CallContext item_context = context;
-    if (!spans.empty())
-      item_context.span = spans[index];
-    CallScope scope{item_context};
+    // The item's end, from whatever thread: it gives its permit back itself,
+    // so a body that outlives the batch still frees it for the enclosing call.
+    // It holds the runtime weakly: a body still pending at exit (a timer in
+    // the runtime's own io_context) must not keep that runtime alive.
+    Completion::Deliver deliver = [self, index, owns_permit, budget = context.budget,
+                                   core = std::weak_ptr<RuntimeCore>{shared->core}](
+                                      Record* outputs, std::exception_ptr error) {
+      if (owns_permit)
+        budget->release();
+      ItemEnded ended{index, std::nullopt, std::move(error)};
+      if (outputs != nullptr)
+        ended.output = std::move(*outputs);
+      if (auto runtime = core.lock())
+        runtime->if_open([&] { caf::anon_send(self, item_ended_atom::value, std::move(ended)); });
+    };
+    Record inputs;
     try {
-      op.start(op.specification().validate_inputs(op.name(), spec.item_inputs(index)), item_done);
+      inputs = op.specification().validate_inputs(op.name(), spec.item_inputs(index));
     } catch (...) {
-      item_done.fail(std::current_exception());
+      return deliver(nullptr, std::current_exception());
     }
+    auto position = static_cast<std::int64_t>(index);
+    start_async_body(op, inputs, context,
+                     {spec.transform, spec.items_are_shards ? -1 : position,
+                      spec.items_are_shards ? position : -1},
+                     std::move(deliver));
   }
 
   void item_ended(const caf::actor& self, ItemEnded& ended) {
     --active;
     if (on_starter_permit == ended.index)
       on_starter_permit.reset();
-    if (ended.output) {
-      try {
-        spec.op->specification().validate_outputs(spec.op->name(), *ended.output);
-      } catch (...) {
-        ended.error = std::current_exception();
-      }
-    }
-    if (!spans.empty())
-      execution_trace().end_span(spans[ended.index], ended.error != nullptr);
     if (over)
       return;
+    if (ended.error && !joins_cut.empty() && !stop.stop_requested() &&
+        is_cancelled(ended.error) && ++joins_cut[ended.index] < 3) {
+      // Joined another call's body that was cut short: not this item's
+      // outcome; it starts again (bounded, like the synchronous cache path).
+      retry.push_back(ended.index);
+      return launch(self);
+    }
     if (ended.error) {
       // A nested call that ran into this call's deadline is this batch
       // timing out, not the item failing.
@@ -250,8 +255,8 @@ AsyncBatch start_async_batch(BatchSpec spec, CallContext context, BatchDone done
                                ? std::max<std::size_t>(std::min(context.budget->limit(), spec.size), 1)
                                : 1;
   state->results.resize(spec.size);
-  if (context.options->trace_execution)
-    state->spans.resize(spec.size);
+  if (context.options->enable_caching)
+    state->joins_cut.resize(spec.size);
   context.stop = state->stop.get_token();
   state->spec = std::move(spec);
   state->context = std::move(context);

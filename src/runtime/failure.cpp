@@ -34,6 +34,16 @@ bool is_timeout(const std::exception_ptr& error) {
   }
 }
 
+bool is_cancelled(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const CancelledError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 void rethrow_as_execution_error(const std::exception_ptr& error, const std::string& context) {
   try {
     std::rethrow_exception(error);

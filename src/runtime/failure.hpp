@@ -21,6 +21,9 @@ std::string message_of(const std::exception_ptr& error);
 /// timer fires) is the run timing out, not the body failing.
 bool is_timeout(const std::exception_ptr& error);
 
+/// Whether `error` is a CancelledError.
+bool is_cancelled(const std::exception_ptr& error);
+
 /// Rethrows `error` as ExecutionError(`context` + ": " + its message) with the
 /// original nested; a TimeoutError or CancelledError passes through unchanged:
 /// a deadline or a cancellation is the caller's outcome, not the body's fault.

@@ -23,7 +23,63 @@ Record traced(const Operator& op, const Record& inputs, const ExecutionSnapshot&
   return op.call_validated(inputs);
 }
 
+void run_async(const AsyncOperator& op, const Record& inputs, const CallContext& context,
+               const BodyLabel& label, Completion::Deliver deliver) {
+  CallContext body_context = context;
+  // Outputs are checked before the span ends and before the cache stores
+  // them. The operator stays alive while its body runs: a body may end after
+  // the call that started it (an operator that no shared_ptr owns lives on
+  // the stack of a caller that waits for it).
+  deliver = [op = &op, keep = op.weak_from_this().lock(),
+             inner = std::move(deliver)](Record* outputs, std::exception_ptr error) {
+    if (outputs != nullptr) {
+      try {
+        op->specification().validate_outputs(op->name(), *outputs);
+      } catch (...) {
+        return inner(nullptr, std::current_exception());
+      }
+    }
+    inner(outputs, std::move(error));
+  };
+  if (context.options->trace_execution) {
+    auto span = execution_trace().begin_span(context.span, op.name(), label.transform, label.item,
+                                             label.shard);
+    body_context.span = span;
+    deliver = [span, inner = std::move(deliver)](Record* outputs, std::exception_ptr error) {
+      execution_trace().end_span(span, error != nullptr);
+      inner(outputs, std::move(error));
+    };
+  }
+  Completion done{std::move(deliver), context.stop};
+  CallScope scope{body_context};
+  try {
+    op.start(inputs, done);
+  } catch (...) {
+    done.fail(std::current_exception());
+  }
+}
+
 } // namespace
+
+void start_async_body(const AsyncOperator& op, const Record& inputs, const CallContext& context,
+                      const BodyLabel& label, Completion::Deliver deliver) {
+  if (!context.options->enable_caching || !op.memoizable())
+    return run_async(op, inputs, context, label, std::move(deliver));
+  result_cache().get_or_start(
+      op, inputs,
+      [&](ResultCache::Done end) {
+        run_async(op, inputs, context, label,
+                  [end = std::move(end), stop = context.stop,
+                   name = op.name()](Record* outputs, std::exception_ptr error) {
+                    if (outputs != nullptr && stop.stop_requested())
+                      return end(nullptr, std::make_exception_ptr(CancelledError(
+                                              "operator '" + name +
+                                              "' was cancelled; its result is not cached")));
+                    end(outputs, std::move(error));
+                  });
+      },
+      std::move(deliver));
+}
 
 Record invoke_body(const Operator& op, const Record& inputs, const ExecutionSnapshot& options,
                    const BodyLabel& label) {

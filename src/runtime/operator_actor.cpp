@@ -149,29 +149,26 @@ void run_body(const std::shared_ptr<ActorCall>& call, const OperatorRef& op, Rec
 void start_async(const std::shared_ptr<ActorCall>& call, const OperatorRef& op,
                  const Record& inputs, const Envelope& envelope,
                  const std::shared_ptr<detail::RuntimeCore>& core) {
-  const auto& body = static_cast<const AsyncOperator&>(*op);
-  Completion done{[call, op, core](Record* outputs, std::exception_ptr error) {
-                    caf::message reply;
-                    try {
-                      if (outputs == nullptr)
-                        std::rethrow_exception(error);
-                      op->specification().validate_outputs(op.name(), *outputs);
-                      reply = caf::make_message(std::move(*outputs));
-                    } catch (...) {
-                      reply = caf::make_message(error_of(std::current_exception(), op.name()));
-                    }
-                    if (call->replied.exchange(true))
-                      return; // the deadline answered first
-                    core->if_open([&] { send_reply(*call, std::move(reply)); });
-                  },
-                  call->stop.get_token()};
+  // Holds the runtime weakly, as a batch item's end does: a body pending at
+  // exit must not keep the runtime (and its io_context) alive.
+  auto deliver = [call, op, weak = std::weak_ptr<detail::RuntimeCore>{core}](
+                     Record* outputs, std::exception_ptr error) {
+    auto reply = outputs != nullptr ? caf::make_message(std::move(*outputs))
+                                    : caf::make_message(error_of(error, op.name()));
+    if (call->replied.exchange(true))
+      return; // the deadline answered first
+    if (auto runtime = weak.lock())
+      runtime->if_open([&] { send_reply(*call, std::move(reply)); });
+  };
   detail::CallContext context{envelope.options, envelope.deadline, call->stop.get_token()};
-  detail::CallScope scope{context};
+  const auto& body = static_cast<const AsyncOperator&>(*op);
+  Record checked;
   try {
-    body.start(op->specification().validate_inputs(op.name(), inputs), done);
+    checked = op->specification().validate_inputs(op.name(), inputs);
   } catch (...) {
-    done.fail(std::current_exception());
+    return deliver(nullptr, std::current_exception());
   }
+  detail::start_async_body(body, checked, context, {}, std::move(deliver));
 }
 
 caf::behavior operator_behavior(caf::event_based_actor* self, OperatorRef op,

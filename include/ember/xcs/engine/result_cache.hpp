@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -69,6 +70,21 @@ public:
   /// std::logic_error instead of waiting for itself forever.
   Record get_or_compute(const Operator& op, const Record& inputs,
                         const std::function<Record()>& compute);
+
+  /// How an asynchronous call hears its outcome: the output, or else the
+  /// exception (exactly one of the two is set).
+  using Done = std::function<void(Record* outputs, std::exception_ptr error)>;
+
+  /// The asynchronous form of get_or_compute, for bodies that end later
+  /// (AsyncOperator). `done` hears exactly once: here, at once, for a stored
+  /// result; when an identical computation in flight ends (a synchronous or
+  /// an asynchronous one), if there is one; otherwise `start` is called here
+  /// with the function that ends this computation, which the caller calls
+  /// once, from any thread, with the outcome: a result is stored, and `done`
+  /// and every call that joined meanwhile hear it. A failure stores nothing.
+  /// Nothing waits and no lock is held while the body runs.
+  void get_or_start(const Operator& op, const Record& inputs,
+                    const std::function<void(Done)>& start, Done done);
 
   /// The stored output for (`op`, `inputs`), counted as a hit, or nullopt,
   /// counted as a miss. Does not wait for a computation in flight.
