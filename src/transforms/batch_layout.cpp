@@ -1,7 +1,15 @@
 #include "transforms/batch_layout.hpp"
 
-#include <algorithm>
 #include <stdexcept>
+
+#include <range/v3/action/sort.hpp>
+#include <range/v3/action/unique.hpp>
+#include <range/v3/algorithm/all_of.hpp>
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/filter.hpp>
+#include <range/v3/view/join.hpp>
+#include <range/v3/view/map.hpp>
+#include <range/v3/view/transform.hpp>
 
 namespace ember::xcs::detail {
 namespace {
@@ -12,13 +20,9 @@ std::string prefix(std::string_view transform, std::string_view operator_name) {
 
 std::vector<std::string> batched_fields(std::string_view where, const Record& inputs,
                                         const std::optional<std::vector<std::string>>& in_axes) {
-  std::vector<std::string> batched;
-  if (!in_axes) {
-    for (const auto& [key, value] : inputs)
-      if (value.is_list())
-        batched.push_back(key);
-    return batched;
-  }
+  if (!in_axes)
+    return inputs | ranges::views::filter([](const auto& entry) { return entry.second.is_list(); }) |
+           ranges::views::keys | ranges::to<std::vector<std::string>>;
   for (const auto& name : *in_axes) {
     const Value* value = inputs.find(name);
     if (value == nullptr)
@@ -28,11 +32,9 @@ std::vector<std::string> batched_fields(std::string_view where, const Record& in
       throw std::invalid_argument(std::string{where} + "in_axes names field '" + name +
                                   "', which is " + std::string{describe(value->kind())} +
                                   ", not a list");
-    batched.push_back(name);
   }
-  std::sort(batched.begin(), batched.end());
-  batched.erase(std::unique(batched.begin(), batched.end()), batched.end());
-  return batched;
+  return *in_axes | ranges::to<std::vector<std::string>> | ranges::actions::sort |
+         ranges::actions::unique;
 }
 
 } // namespace
@@ -56,15 +58,13 @@ BatchLayout batch_layout(std::string_view transform, std::string_view operator_n
     layout.size = *axis_size;
     return layout;
   }
-  bool same = true;
-  std::string lengths;
-  std::size_t first = inputs.at(layout.batched.front()).as_list().size();
-  for (const auto& name : layout.batched) {
-    auto length = inputs.at(name).as_list().size();
-    same = same && length == first;
-    lengths += (lengths.empty() ? "" : ", ") + name + "=" + std::to_string(length);
-  }
-  if (!same)
+  auto length_of = [&](const std::string& name) { return inputs.at(name).as_list().size(); };
+  std::size_t first = length_of(layout.batched.front());
+  auto lengths = layout.batched | ranges::views::transform([&](const std::string& name) {
+                   return name + "=" + std::to_string(length_of(name));
+                 }) |
+                 ranges::views::join(std::string_view{", "}) | ranges::to<std::string>;
+  if (!ranges::all_of(layout.batched, [&](const auto& name) { return length_of(name) == first; }))
     throw std::invalid_argument(where + "batched fields have different lengths: " + lengths);
   if (axis_size && *axis_size != first)
     throw std::invalid_argument(where + "axis_size is " + std::to_string(*axis_size) +

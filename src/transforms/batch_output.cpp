@@ -1,5 +1,11 @@
 #include "transforms/batch_output.hpp"
 
+#include <string_view>
+
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/join.hpp>
+#include <range/v3/view/map.hpp>
+
 namespace ember::xcs::detail {
 
 List error_records(const std::vector<ItemFailure>& failures) {
@@ -12,10 +18,9 @@ List error_records(const std::vector<ItemFailure>& failures) {
 }
 
 std::string field_names(const Record& record) {
-  std::string names;
-  for (const auto& [key, value] : record)
-    names += (names.empty() ? "" : ", ") + key;
-  return "[" + names + "]";
+  return "[" + (record | ranges::views::keys | ranges::views::join(std::string_view{", "}) |
+                 ranges::to<std::string>) +
+         "]";
 }
 
 } // namespace ember::xcs::detail
