@@ -83,12 +83,14 @@ public:
         device_of_kind_(device_of_kind),
         outputs_(graph_->nodes.size()),
         status_(graph_->nodes.size(), NodeStatus::waiting), pending_(graph_->nodes.size()),
-        blocked_(graph_->nodes.size(), false), remaining_(graph_->nodes.size()) {
+        blocked_(graph_->nodes.size(), false), async_(graph_->nodes.size(), false),
+        remaining_(graph_->nodes.size()) {
     context_.stop = stop_.get_token();
     for (std::size_t node = pending_.size(); node-- > 0;) {
       pending_[node] = graph_->nodes[node].inbound.size();
-      if (pending_[node] == 0 && parallel_)
-        ready_.push_back(node);
+      async_[node] = graph_->nodes[node].op->is_async();
+      if (pending_[node] == 0)
+        make_ready(node);
     }
   }
 
@@ -123,9 +125,10 @@ public:
     std::unique_lock lock{mutex_};
     if (!caller)
       --starting_;
-    auto has_work = [&] { return settled() || !ready_.empty(); };
+    auto has_work = [&] { return settled() || !ready_.empty() || !launch_.empty(); };
     for (;;) {
-      post(recruit(), lock);
+      launch(lock);
+      post(recruit(1), lock);
       watch(lock);
       if (!has_work()) {
         ++idle_;
@@ -149,9 +152,13 @@ public:
       }
       if (settled())
         return;
+      if (ready_.empty())
+        continue; // woken to launch asynchronous nodes
       auto node = ready_.back();
       ready_.pop_back();
       status_[node] = NodeStatus::running;
+      if (async_[node] && start_async(node, lock))
+        continue;
       lock.unlock();
       run_and_complete(node, lock);
     }
@@ -261,12 +268,82 @@ private:
     return first_failure_ || stop_.stop_requested() || remaining_ == 0;
   }
 
+  Record node_inputs(std::size_t node) const {
+    return graph_->nodes[node].inbound.empty() ? inputs_ : gather_inputs(*graph_, node, outputs_);
+  }
+
   Record run_node(std::size_t node) {
-    const auto& op = *graph_->nodes[node].op;
-    Record inputs = graph_->nodes[node].inbound.empty() ? inputs_
-                                                        : gather_inputs(*graph_, node, outputs_);
-    return invoke_body(op, inputs, context_.options,
+    return invoke_body(*graph_->nodes[node].op, node_inputs(node), context_.options,
                        {"graph", static_cast<std::int64_t>(node), -1});
+  }
+
+  // Under the lock: a node whose inputs are all there. An asynchronous one
+  // waits to be launched, a synchronous one for a thread to run it.
+  void make_ready(std::size_t node) {
+    if (parallel_)
+      (async_[node] ? launch_ : ready_).push_back(node);
+  }
+
+  // Under the lock, which it may release: starts the asynchronous nodes
+  // waiting to be launched, each holding a permit of the budget instead of a
+  // thread. One that gets no permit is run by a thread like any node. A
+  // completion reported at once (a cache hit) leaves what it released to this
+  // loop rather than launching from inside the start.
+  void launch(std::unique_lock<AdaptiveMutex>& lock) {
+    thread_local bool launching = false;
+    if (launching)
+      return;
+    launching = true;
+    while (!launch_.empty() && !settled()) {
+      auto node = launch_.back();
+      launch_.pop_back();
+      status_[node] = NodeStatus::running;
+      if (!start_async(node, lock)) {
+        status_[node] = NodeStatus::waiting;
+        ready_.push_back(node);
+      }
+    }
+    launching = false;
+  }
+
+  // Starts asynchronous node `node` if a permit is free: it ends through its
+  // completion, on whatever thread reports it, and no thread waits for it.
+  // Called under the lock; returns holding it.
+  bool start_async(std::size_t node, std::unique_lock<AdaptiveMutex>& lock) {
+    if (!context_.budget->try_acquire())
+      return false;
+    const auto& op = static_cast<const AsyncOperator&>(*graph_->nodes[node].op);
+    lock.unlock();
+    Record inputs;
+    try {
+      inputs = op.specification().validate_inputs(op.name(), node_inputs(node));
+    } catch (...) {
+      context_.budget->release();
+      lock.lock();
+      complete(node, std::nullopt, std::current_exception());
+      return true;
+    }
+    start_async_body(op, inputs, context_, {"graph", static_cast<std::int64_t>(node), -1},
+                     [run = shared_from_this(), node](Record* outputs, std::exception_ptr error) {
+                       run->context_.budget->release();
+                       std::optional<Record> output;
+                       if (outputs != nullptr)
+                         output = std::move(*outputs);
+                       run->ended_async(node, std::move(output), std::move(error));
+                     });
+    lock.lock();
+    return true;
+  }
+
+  // An asynchronous node's end, on the thread that reported it, which runs no
+  // bodies: it launches the asynchronous nodes released, tells idle threads
+  // and recruits helpers for the rest.
+  void ended_async(std::size_t node, std::optional<Record> output, std::exception_ptr error) {
+    std::unique_lock lock{mutex_};
+    complete(node, std::move(output), std::move(error));
+    launch(lock);
+    signal();
+    post(recruit(0), lock);
   }
 
   // Under the lock: records the node's outcome and releases its successors.
@@ -348,8 +425,8 @@ private:
           ++skipped_;
           --remaining_;
           ended.push_back(to);
-        } else if (parallel_) {
-          ready_.push_back(to);
+        } else {
+          make_ready(to);
         }
       }
     }
@@ -378,7 +455,7 @@ private:
           return;
         if (run->remaining_ == seen && !run->ready_.empty()) {
           run->eager_ = true;
-          run->post(run->recruit(), lock);
+          run->post(run->recruit(1), lock);
           return;
         }
       }
@@ -387,13 +464,13 @@ private:
   }
 
   // Under the lock: the executors to post one helper each to, for the ready
-  // nodes that no running, idle or starting thread will take. The thread
-  // asking takes one itself.
-  std::vector<Device> recruit() {
+  // nodes that no running, idle or starting thread will take; `asking` is 1
+  // when the thread asking takes one itself.
+  std::vector<Device> recruit(std::size_t asking) {
     std::vector<Device> helpers;
     if (!parallel_ || !eager_ || settled())
       return helpers;
-    auto taken = 1 + idle_ + starting_;
+    auto taken = asking + idle_ + starting_;
     for (auto wanted = ready_.size(); wanted > taken; --wanted) {
       if (!context_.budget->try_acquire())
         break;
@@ -442,12 +519,14 @@ private:
   std::vector<NodeStatus> status_;
   std::vector<std::size_t> pending_;
   std::vector<bool> blocked_;
+  std::vector<bool> async_; ///< the node's operator is an AsyncOperator
   std::vector<std::size_t> ended_; ///< release_successors' worklist, kept for reuse
   std::size_t remaining_;
   std::size_t skipped_ = 0;
   // Last released first, so a thread usually runs next the node it just
   // released, whose inputs are still in its cache. Unused when sequential.
   std::vector<std::size_t> ready_;
+  std::vector<std::size_t> launch_; ///< asynchronous nodes ready to start
   Clock::time_point started_ = Clock::now();
   bool watching_ = false; // a watcher was posted (cheap nodes)
   std::size_t idle_ = 0;     // spinning or sleeping in work()

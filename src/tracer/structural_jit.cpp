@@ -66,7 +66,8 @@ std::vector<ember::detail::PendingRecord*> pending_in(const Record& inputs) {
 // starts only once every pending record in its inputs is finished, so a body
 // never waits for another call's result while it runs user code (which may
 // hold a lock the other call's body needs).
-class JitCall final : public ember::detail::PendingRecord {
+class JitCall final : public ember::detail::PendingRecord,
+                      public std::enable_shared_from_this<JitCall> {
 public:
   // The call keeps a copy of the frame's context, not the frame: the frame
   // holds its calls, and pending records may outlive the frame. `inputs`
@@ -85,7 +86,7 @@ public:
 
   const Record& resolve() override {
     if (try_claim())
-      run();
+      run(true);
     std::unique_lock lock{mutex_};
     finished_.wait(lock, [&] { return state_ == State::done; });
     if (error_) {
@@ -107,8 +108,12 @@ public:
   }
 
   // Runs the claimed call on this thread, under the frame's context and with
-  // no interceptor: a sub-operator's own calls run as its plain forward makes them.
-  void run();
+  // no interceptor: a sub-operator's own calls run as its plain forward makes
+  // them. An asynchronous body started by a thread that moves on (not a
+  // `reader`, who waits for it anyway) ends through its completion, holding a
+  // permit of the budget instead of the thread; without a free permit it runs
+  // as any body does, covered by this thread's permit.
+  void run(bool reader);
 
   std::exception_ptr error() {
     std::lock_guard lock{mutex_};
@@ -128,6 +133,8 @@ public:
 
 private:
   enum class State { queued, running, done };
+
+  void end(Record result, std::exception_ptr error);
 
   CallContext context_;
   OperatorRef op_;
@@ -197,7 +204,7 @@ public:
       if (stop_.stop_requested())
         return;
       if (call->try_claim())
-        call->run();
+        call->run(false);
     }
   }
 
@@ -213,7 +220,7 @@ public:
     // them as cancelled (JitCall::run), so nothing waits for a call no one runs.
     for (const auto& call : calls_) {
       if (call->try_claim())
-        call->run();
+        call->run(false);
       call->wait();
     }
     std::vector<std::exception_ptr> read;
@@ -277,9 +284,10 @@ private:
   std::deque<std::shared_ptr<JitCall>> queue_;
 };
 
-void JitCall::run() {
+void JitCall::run(bool reader) {
   InterceptScope plain{nullptr};
   CallScope scope{context_};
+  BodyLabel label{"structural_jit", static_cast<std::int64_t>(index_), -1};
   Record result;
   std::exception_ptr error;
   try {
@@ -292,13 +300,30 @@ void JitCall::run() {
     for (auto* pending : waits_)
       pending->resolve(); // runs it here if nobody has started it; rethrows its failure
     cancelled();
-    result = invoke_body(*op_, inputs_, options_, {"structural_jit", static_cast<std::int64_t>(index_), -1});
+    const auto* async = reader ? nullptr : dynamic_cast<const AsyncOperator*>(op_.get());
+    if (async != nullptr) {
+      auto inputs = async->specification().validate_inputs(async->name(), inputs_);
+      if (context_.budget->try_acquire()) {
+        start_async_body(*async, inputs, context_, label,
+                         [call = shared_from_this()](Record* outputs, std::exception_ptr failure) {
+                           call->context_.budget->release();
+                           call->end(outputs != nullptr ? std::move(*outputs) : Record{},
+                                     std::move(failure));
+                         });
+        return;
+      }
+    }
+    result = invoke_body(*op_, inputs_, options_, label);
   } catch (...) {
     error = std::current_exception();
   }
+  end(std::move(result), std::move(error));
+}
+
+void JitCall::end(Record result, std::exception_ptr error) {
   std::lock_guard lock{mutex_};
   result_ = std::move(result);
-  error_ = error;
+  error_ = std::move(error);
   state_ = State::done;
   finished_.notify_all();
 }

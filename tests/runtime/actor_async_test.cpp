@@ -14,6 +14,7 @@
 #include "ember/xcs/transforms/pmap.hpp"
 #include "ember/xcs/transforms/vmap.hpp"
 #include "actor_request.hpp"
+#include "parked.hpp"
 #include "support.hpp"
 
 using namespace ember;
@@ -21,42 +22,8 @@ using namespace ember::xcs;
 using namespace std::chrono_literals;
 using ember::testing::eventually;
 using ember::testing::os_threads;
+using ember::testing::Parked;
 using ember::testing::request_from_actor;
-
-namespace {
-
-// Keeps every Completion until the test completes it: a body in flight that
-// only the test can end.
-class Parked final : public AsyncOperator {
-public:
-  Parked() : AsyncOperator("Parked", {}, OperatorKind::io) {}
-
-  void start(const Record& inputs, Completion done) const override {
-    std::lock_guard lock{mutex_};
-    parked_.emplace_back(inputs, std::move(done));
-  }
-
-  std::size_t parked() const {
-    std::lock_guard lock{mutex_};
-    return parked_.size();
-  }
-
-  void complete_all() const {
-    std::vector<std::pair<Record, Completion>> parked;
-    {
-      std::lock_guard lock{mutex_};
-      parked.swap(parked_);
-    }
-    for (auto& [inputs, done] : parked)
-      done.succeed(Record{{"y", inputs.get<std::int64_t>("x") * 2}});
-  }
-
-private:
-  mutable std::mutex mutex_;
-  mutable std::vector<std::pair<Record, Completion>> parked_;
-};
-
-} // namespace
 
 TEST_CASE("requests to the actor of an asynchronous operator hold no thread while they wait",
           "[actor][async][threads][regression]") {

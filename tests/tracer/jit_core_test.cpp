@@ -3,18 +3,24 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <future>
 #include <stdexcept>
 
+#include "../runtime/parked.hpp"
+#include "../runtime/pool_threads.hpp"
 #include "../runtime/support.hpp"
 #include "ember/core/exceptions.hpp"
 #include "ember/core/registry/operator/base/function_operator.hpp"
+#include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "ember/xcs/tracer/structural_jit.hpp"
 
 using namespace ember;
 using namespace ember::xcs;
 using namespace std::chrono_literals;
+using ember::testing::busy_pool_threads;
 using ember::testing::eventually;
+using ember::testing::Parked;
 
 namespace {
 
@@ -130,4 +136,58 @@ TEST_CASE("auto keeps cheap composites exact call after call", "[jit][auto][exac
   }
   CHECK(jit_stats(jitted).calls == 50);
   CHECK(jit_stats(jitted).compilations == 1);
+}
+
+TEST_CASE("a jitted composite's asynchronous sub-calls hold no thread while they wait",
+          "[jit][async][threads][regression]") {
+  constexpr int members = 16;
+  auto member = std::make_shared<Parked>();
+  auto composite = function_operator("AsyncEnsemble", [member](const Record& in) {
+    std::vector<Record> pending;
+    for (int i = 0; i < members; ++i)
+      pending.push_back(OperatorRef{member}(Record{{"x", in.get<std::int64_t>("x") + i}}));
+    std::int64_t sum = 0;
+    for (const auto& reply : pending)
+      sum += reply.get<std::int64_t>("y");
+    return Record{{"sum", sum}};
+  });
+  auto jitted = structural_jit(composite);
+  auto scope = execution_options({.max_workers = 64});
+  for (int round = 0; round < 2; ++round) { // the first call records the plan, the second follows it
+    auto result = std::async(std::launch::async, [&, options = current_execution_snapshot()] {
+      ExecutionContextGuard guard{options};
+      return jitted(Record{{"x", 0}});
+    });
+    ember::testing::CompleteOnExit guard{*member, result};
+    REQUIRE(eventually([&] { return member->parked() == members; }));
+    // Every member is in flight; no helper sits on a pool thread waiting.
+    CHECK(eventually([] { return busy_pool_threads() == 0; }));
+    member->complete_all();
+    REQUIRE(result.wait_for(5s) == std::future_status::ready);
+    CHECK(result.get() == Record{{"sum", 2 * (members * (members - 1) / 2)}});
+  }
+}
+
+TEST_CASE("max_workers bounds a jitted composite's asynchronous sub-calls in flight",
+          "[jit][async][max_workers]") {
+  constexpr int members = 12;
+  auto member = std::make_shared<Parked>();
+  auto composite = function_operator("AsyncEnsemble", [member](const Record& in) {
+    std::vector<Record> pending;
+    for (int i = 0; i < members; ++i)
+      pending.push_back(OperatorRef{member}(in));
+    List ys;
+    for (const auto& reply : pending)
+      ys.push_back(reply.at("y"));
+    return Record{{"ys", ys}};
+  });
+  auto jitted = structural_jit(composite);
+  auto scope = execution_options({.max_workers = 3});
+  auto result = std::async(std::launch::async, [&, options = current_execution_snapshot()] {
+    ExecutionContextGuard guard{options};
+    return jitted(Record{{"x", 5}});
+  });
+  CHECK(ember::testing::complete_until_ready(*member, result));
+  CHECK(result.get().get<List>("ys").size() == members);
+  CHECK(member->peak() <= 3);
 }
