@@ -20,6 +20,7 @@
 #include "runtime/call_context.hpp"
 #include "runtime/executors.hpp"
 #include "runtime/failure.hpp"
+#include "runtime/inline_body.hpp"
 #include "runtime/invoke.hpp"
 #include "runtime/run_before.hpp"
 #include "runtime/runtime_core.hpp"
@@ -568,6 +569,7 @@ std::size_t default_limit(const GraphShape& shape, std::array<Device, 2> device_
 } // namespace
 
 GraphResult run_graph(std::shared_ptr<const GraphStructure> graph, const Record& inputs) {
+  before_nested_call();
   if (on_scheduler_thread())
     throw std::logic_error("Graph::run was called on a CAF scheduler thread, where blocking "
                            "node bodies would stall the actor system");

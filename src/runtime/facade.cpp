@@ -12,6 +12,7 @@
 #include "runtime/failure.hpp"
 #include "runtime/invoke.hpp"
 #include "runtime/run_before.hpp"
+#include "runtime/inline_body.hpp"
 #include "runtime/runtime_core.hpp"
 
 namespace ember {
@@ -28,6 +29,7 @@ struct TimedCall {
 };
 
 void refuse_scheduler_thread(const Operator& op) {
+  xcs::detail::before_nested_call();
   if (xcs::detail::on_scheduler_thread())
     throw std::logic_error("operator '" + op.name() +
                            "' was called synchronously on a CAF scheduler thread, where a "
@@ -103,6 +105,7 @@ Record OperatorRef::operator()(const Record& inputs) const {
 // the calling thread. Defined here, not in core: the wait reads the call's
 // stop token, which the runtime owns.
 Record AsyncOperator::forward(const Record& inputs) const {
+  xcs::detail::before_nested_call(); // it waits
   auto outcome = std::make_shared<std::promise<Record>>();
   auto result = outcome->get_future();
   start(inputs, Completion{[outcome](Record* outputs, std::exception_ptr error) {
