@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 
@@ -23,6 +24,29 @@ struct ItemEnded {
   std::exception_ptr error;
 };
 
+// Item ends waiting for the supervisor. A completing thread appends; the one
+// that finds the queue empty sends the supervisor one message to drain it, so
+// a burst of ends (10,000 timers firing together) costs a handful of
+// messages, not one each.
+struct EndedQueue {
+  std::mutex mutex;
+  std::vector<ItemEnded> items;
+
+  /// Whether the queue was empty (the caller must then tell the supervisor).
+  bool push(ItemEnded ended) {
+    std::lock_guard lock{mutex};
+    items.push_back(std::move(ended));
+    return items.size() == 1;
+  }
+
+  /// Moves what is queued into `into` (emptied first).
+  void take(std::vector<ItemEnded>& into) {
+    into.clear();
+    std::lock_guard lock{mutex};
+    into.swap(items);
+  }
+};
+
 // Ends a batch from outside: the caller's deadline, an enclosing call's cancellation.
 struct EndBatch {
   std::exception_ptr reason;
@@ -30,9 +54,7 @@ struct EndBatch {
 
 } // namespace ember::xcs::detail
 
-// Local messages only: they carry a Record by value and an exception_ptr,
-// and never leave the process.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ember::xcs::detail::ItemEnded)
+// A local message only: it carries an exception_ptr and never leaves the process.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ember::xcs::detail::EndBatch)
 
 namespace ember::xcs::detail {
@@ -47,7 +69,7 @@ struct AsyncBatch::Shared {
 namespace {
 
 using Clock = this_call::Clock;
-using item_ended_atom = caf::atom_constant<caf::atom("e_item")>;
+using items_ended_atom = caf::atom_constant<caf::atom("e_items")>;
 using end_batch_atom = caf::atom_constant<caf::atom("e_end")>;
 using deadline_atom = caf::atom_constant<caf::atom("e_deadln")>;
 
@@ -58,6 +80,9 @@ struct Supervision {
   CallContext context;
   BatchDone done;
   std::shared_ptr<AsyncBatch::Shared> shared;
+  // Not in Shared: a pending body's completion holds it, and Shared holds the runtime.
+  std::shared_ptr<EndedQueue> ended_queue = std::make_shared<EndedQueue>();
+  std::vector<ItemEnded> draining; // the supervisor's, reused between drains
   std::stop_source stop;
   std::stop_token enclosing; // the enclosing call's, if any
   std::optional<std::stop_callback<std::function<void()>>> following;
@@ -124,6 +149,7 @@ struct Supervision {
     // It holds the runtime weakly: a body still pending at exit (a timer in
     // the runtime's own io_context) must not keep that runtime alive.
     Completion::Deliver deliver = [self, index, owns_permit, budget = context.budget,
+                                   queue = ended_queue,
                                    core = std::weak_ptr<RuntimeCore>{shared->core}](
                                       Record* outputs, std::exception_ptr error) {
       if (owns_permit)
@@ -131,8 +157,10 @@ struct Supervision {
       ItemEnded ended{index, std::nullopt, std::move(error)};
       if (outputs != nullptr)
         ended.output = std::move(*outputs);
+      if (!queue->push(std::move(ended)))
+        return; // a drain is already on its way
       if (auto runtime = core.lock())
-        runtime->if_open([&] { caf::anon_send(self, item_ended_atom::value, std::move(ended)); });
+        runtime->if_open([&] { caf::anon_send(self, items_ended_atom::value); });
     };
     Record inputs;
     try {
@@ -216,8 +244,13 @@ caf::behavior supervise(caf::event_based_actor* self, std::shared_ptr<Supervisio
         }});
   state->launch(me);
   return {
-      [=](item_ended_atom, ItemEnded& ended) {
-        state->item_ended(me, ended);
+      [=](items_ended_atom) {
+        state->ended_queue->take(state->draining);
+        for (auto& ended : state->draining) {
+          state->item_ended(me, ended);
+          if (state->over)
+            break;
+        }
         if (state->over)
           self->quit();
       },
