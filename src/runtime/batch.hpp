@@ -24,6 +24,13 @@ struct BatchSpec {
   bool items_are_shards = false;
   /// The inputs of item `index`; called on any worker.
   std::function<Record(std::size_t index)> item_inputs;
+  /// Optional: makes the item_inputs one worker calls for all the items it
+  /// runs (vmap's give each worker its own copies of the broadcast values).
+  std::function<std::function<Record(std::size_t index)>()> worker_item_inputs{};
+  /// Optional: takes item `index`'s result on the worker that ran it (vmap
+  /// stacks it into its output lists there, so the calling thread neither
+  /// stacks nor frees it). Returns false to leave it in BatchOutcome::results.
+  std::function<bool(std::size_t index, Record& result)> absorb{};
 };
 
 struct ItemFailure {
@@ -32,7 +39,9 @@ struct ItemFailure {
 };
 
 struct BatchOutcome {
-  std::vector<std::optional<Record>> results; ///< empty where an item failed
+  /// Empty where an item failed or was absorbed; with absorb, an empty
+  /// vector when every result was absorbed.
+  std::vector<std::optional<Record>> results;
   std::vector<ItemFailure> failures;          ///< by index; only with fail_fast = false
 };
 

@@ -28,7 +28,7 @@ class BatchState : public std::enable_shared_from_this<BatchState> {
 public:
   BatchState(const BatchSpec& spec, CallContext context, bool fail_fast)
       : spec_(spec), context_(std::move(context)), fail_fast_(fail_fast),
-        results_(spec.size), chunk_(chunk_size(spec.size, context_.budget->limit())) {
+        results_(spec.absorb ? 0 : spec.size), chunk_(chunk_size(spec.size, context_.budget->limit())) {
     context_.stop = stop_.get_token();
   }
 
@@ -58,13 +58,21 @@ public:
     }
     {
       CallScope scope{context_};
+      std::function<Record(std::size_t)> own;
+      if (spec_.worker_item_inputs)
+        own = spec_.worker_item_inputs();
+      const auto& inputs_of = own ? own : spec_.item_inputs;
       for (;;) {
         auto begin = next_.fetch_add(chunk_, std::memory_order_relaxed);
         if (begin >= spec_.size)
           break;
         auto end = std::min(begin + chunk_, spec_.size);
-        for (auto index = begin; index < end && !stop_.stop_requested(); ++index)
-          run_one(index);
+        // Ended items are counted once per chunk: a shared counter touched by
+        // every worker for every item costs more than a cheap body.
+        std::size_t ended = 0;
+        for (auto index = begin; index < end && !stop_.stop_requested(); ++index, ++ended)
+          run_one(index, inputs_of);
+        finished_.fetch_add(ended, std::memory_order_release);
         if (stop_.stop_requested())
           break;
       }
@@ -137,16 +145,23 @@ private:
     return std::clamp<std::size_t>(items / (16 * std::max<std::size_t>(workers, 1)), 1, 64);
   }
 
-  void run_one(std::size_t index) {
+  void run_one(std::size_t index, const std::function<Record(std::size_t)>& inputs_of) {
     try {
       auto position = static_cast<std::int64_t>(index);
       BodyLabel label{spec_.transform, spec_.items_are_shards ? -1 : position,
                       spec_.items_are_shards ? position : -1};
-      results_[index] = invoke_body(*spec_.op, spec_.item_inputs(index), context_.options, label);
+      auto result = invoke_body(*spec_.op, inputs_of(index), context_.options, label);
+      if (!spec_.absorb || !spec_.absorb(index, result)) {
+        // With absorb, the results nobody took are the exception: their
+        // vector is made when the first one comes, not page-faulted in for
+        // every batch.
+        if (spec_.absorb)
+          std::call_once(results_made_, [&] { results_.resize(spec_.size); });
+        results_[index] = std::move(result);
+      }
     } catch (...) {
       fail(index, std::current_exception());
     }
-    finished_.fetch_add(1, std::memory_order_release);
   }
 
   void fail(std::size_t index, std::exception_ptr error) {
@@ -184,7 +199,8 @@ private:
   BatchSpec spec_;
   CallContext context_;
   bool fail_fast_;
-  std::vector<std::optional<Record>> results_;
+  std::vector<std::optional<Record>> results_; // empty with absorb until one is left
+  std::once_flag results_made_;
   std::size_t chunk_;
   std::stop_source stop_;
   std::atomic<std::size_t> next_{0};

@@ -1,5 +1,7 @@
 #include "transforms/batch_layout.hpp"
 
+#include <algorithm>
+
 #include <stdexcept>
 
 #include <range/v3/action/sort.hpp>
@@ -75,13 +77,29 @@ BatchLayout batch_layout(std::string_view transform, std::string_view operator_n
 }
 
 Record item_inputs(const Record& inputs, const BatchLayout& layout, std::size_t index) {
-  std::vector<Record::Entry> entries(inputs.begin(), inputs.end());
+  // A batched field's list is never copied (its shared count would be
+  // touched by every worker for every item), only its element.
+  std::vector<Record::Entry> entries;
+  entries.reserve(inputs.size());
   auto batched = layout.batched.begin();
-  for (auto& [key, value] : entries) {
+  for (const auto& [key, value] : inputs) {
     if (batched != layout.batched.end() && key == *batched) {
-      value = Value{value.as_list()[index]};
+      entries.emplace_back(key, value.as_list()[index]);
       ++batched;
+    } else {
+      entries.emplace_back(key, value);
     }
+  }
+  return Record{std::move(entries)};
+}
+
+Record worker_inputs(const Record& inputs, const BatchLayout& layout) {
+  std::vector<Record::Entry> entries;
+  entries.reserve(inputs.size());
+  for (const auto& [key, value] : inputs) {
+    bool batched = std::binary_search(layout.batched.begin(), layout.batched.end(), key);
+    bool copied = !batched && value.is_string() && value.as_string().size() <= worker_copy_limit;
+    entries.emplace_back(key, copied ? Value{std::string{value.as_string()}} : value);
   }
   return Record{std::move(entries)};
 }

@@ -30,6 +30,17 @@ BatchLayout batch_layout(std::string_view transform, std::string_view operator_n
 /// are shared with `inputs` (pointer copies).
 Record item_inputs(const Record& inputs, const BatchLayout& layout, std::size_t index);
 
+/// Broadcast strings up to this size are copied once per worker of a batch.
+inline constexpr std::size_t worker_copy_limit = 256;
+
+/// `inputs` for one worker of a batch: its broadcast strings of up to
+/// worker_copy_limit bytes are the worker's own copies. Items share their
+/// broadcast values with the record they are sliced from, and a string's
+/// shared count, touched by every item of every worker, costs cheap bodies
+/// more than their work (two workers were slower than one). Longer strings,
+/// lists and records stay shared: copying them could cost more than it saves.
+Record worker_inputs(const Record& inputs, const BatchLayout& layout);
+
 /// The inputs of the shard [begin, end): batched fields hold that slice.
 Record shard_inputs(const Record& inputs, const BatchLayout& layout, std::size_t begin,
                     std::size_t end);

@@ -1,6 +1,12 @@
 #include "ember/xcs/transforms/vmap.hpp"
 
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "ember/core/exceptions.hpp"
 #include "ember/core/types/json.hpp"
@@ -17,6 +23,88 @@ namespace {
 
 using namespace detail;
 
+// Stacks results on the workers that produce them (fail_fast = true, the
+// synchronous runner): each result's values go into the output lists at its
+// index and the result is freed there, so the calling thread has no serial
+// stacking tail and frees nothing another thread allocated (with glibc, a
+// cross-thread free of a worker's memory also hands that arena's pages back
+// to the system, to be faulted in again by the next call). The first result
+// taken fixes the fields and sizes the lists; a result that comes while
+// another worker does that, or that has other fields, is left to the batch
+// outcome, where the calling thread stacks it or names the mismatch.
+class Stacker {
+public:
+  explicit Stacker(std::size_t size) : size_(size) {}
+
+  bool absorb(std::size_t index, const Record& result) {
+    if (!ready_.load(std::memory_order_acquire) && !try_set_fields(result))
+      return false;
+    if (!matches(result))
+      return false;
+    put(index, result);
+    return true;
+  }
+
+  /// Whether the fields were set (read after the batch ended).
+  bool used() const noexcept { return ready_.load(std::memory_order_acquire); }
+  bool taken(std::size_t index) const noexcept { return taken_[index] != 0; }
+  const std::vector<std::string>& keys() const noexcept { return keys_; }
+
+  /// Whether `result` has exactly the fields set.
+  bool matches(const Record& result) const {
+    if (result.size() != keys_.size())
+      return false;
+    std::size_t column = 0;
+    for (const auto& entry : result)
+      if (entry.first != keys_[column++])
+        return false;
+    return true;
+  }
+
+  /// Stacks a matching `result` as item `index`.
+  void put(std::size_t index, const Record& result) {
+    std::size_t column = 0;
+    for (const auto& entry : result)
+      lists_[column++][index] = entry.second;
+    taken_[index] = 1;
+  }
+
+  /// The stacked output, once every item was put.
+  Record take_output() {
+    std::vector<Record::Entry> columns;
+    columns.reserve(keys_.size());
+    for (std::size_t c = 0; c < keys_.size(); ++c)
+      columns.emplace_back(keys_[c], Value{std::move(lists_[c])});
+    return Record{std::move(columns)};
+  }
+
+private:
+  // Sets the fields from `result` unless another worker is at it: waiting
+  // for it would stall this worker while the lists are allocated.
+  bool try_set_fields(const Record& result) {
+    std::unique_lock lock{mutex_, std::try_to_lock};
+    if (!lock)
+      return false;
+    if (!ready_.load(std::memory_order_relaxed)) {
+      for (const auto& entry : result)
+        keys_.push_back(entry.first);
+      lists_.resize(keys_.size());
+      for (auto& list : lists_)
+        list.resize(size_);
+      taken_.assign(size_, 0);
+      ready_.store(true, std::memory_order_release);
+    }
+    return true;
+  }
+
+  std::size_t size_;
+  std::mutex mutex_;
+  std::atomic<bool> ready_{false};
+  std::vector<std::string> keys_;
+  std::vector<List> lists_;
+  std::vector<std::uint8_t> taken_; // per item, written by the worker that took it
+};
+
 // What vmap hands the runtime and what it makes of the outcome; shared by
 // the synchronous and the asynchronous operator.
 class VmapShape {
@@ -26,11 +114,20 @@ public:
 
   BatchSpec batch(const Record& inputs) const {
     auto layout = batch_layout("vmap", inner_.name(), inputs, spec_.in_axes, spec_.axis_size);
-    return BatchSpec{name_, "vmap", inner_, layout.size, false,
-                     [inputs, layout](std::size_t i) { return item_inputs(inputs, layout, i); }};
+    BatchSpec spec{name_, "vmap", inner_, layout.size, false,
+                   [inputs, layout](std::size_t i) { return item_inputs(inputs, layout, i); }};
+    spec.worker_item_inputs = [inputs, layout] {
+      return std::function<Record(std::size_t)>{
+          [own = worker_inputs(inputs, layout), layout](std::size_t i) {
+            return item_inputs(own, layout, i);
+          }};
+    };
+    return spec;
   }
 
-  Record output(BatchOutcome& outcome, bool fail_fast) const {
+  Record output(BatchOutcome& outcome, bool fail_fast, Stacker* stacker = nullptr) const {
+    if (stacker != nullptr && stacker->used())
+      return stacked(outcome, *stacker);
     if (fail_fast)
       return stack(outcome, {});
     auto errors = lift_reports(outcome);
@@ -76,6 +173,36 @@ private:
       result->erase(errors_field);
     }
     return errors;
+  }
+
+  // The output the workers stacked, with the results they left stacked
+  // here. One with other fields fails the call as the serial path would: the
+  // first item in index order whose fields differ from the first item's.
+  Record stacked(BatchOutcome& outcome, Stacker& stacker) const {
+    for (std::size_t i = 0; i < outcome.results.size(); ++i) {
+      if (stacker.taken(i))
+        continue;
+      if (!stacker.matches(*outcome.results[i]))
+        throw_mismatch(outcome, stacker);
+      stacker.put(i, *outcome.results[i]);
+    }
+    return stacker.take_output();
+  }
+
+  [[noreturn]] void throw_mismatch(const BatchOutcome& outcome, const Stacker& stacker) const {
+    auto fields_of = [&](std::size_t i) {
+      if (!stacker.taken(i))
+        return field_names(*outcome.results[i]);
+      std::vector<Record::Entry> named;
+      for (const auto& key : stacker.keys())
+        named.emplace_back(key, Value{});
+      return field_names(Record{std::move(named)});
+    };
+    auto first = fields_of(0);
+    for (std::size_t j = 1;; ++j)
+      if (auto fields = fields_of(j); fields != first)
+        throw ExecutionError(name_ + ": item " + std::to_string(j) + " returned fields " +
+                             fields + " but an earlier item returned " + first);
   }
 
   // JAX-style stacking: one list per output field, one entry per item. The
@@ -137,8 +264,19 @@ public:
 
   Record forward(const Record& inputs) const override {
     auto options = current_execution_snapshot();
-    auto outcome = run_batch(shape_.batch(inputs));
-    return shape_.output(outcome, options->fail_fast);
+    auto batch = shape_.batch(inputs);
+    std::shared_ptr<Stacker> stacker;
+    if (options->fail_fast) {
+      stacker = std::make_shared<Stacker>(batch.size);
+      batch.absorb = [stacker](std::size_t index, Record& result) {
+        if (!stacker->absorb(index, result))
+          return false;
+        result = Record{}; // freed here, on the worker that made it
+        return true;
+      };
+    }
+    auto outcome = run_batch(batch);
+    return shape_.output(outcome, options->fail_fast, stacker.get());
   }
 
 private:

@@ -102,9 +102,21 @@ bool sole_owner(const std::shared_ptr<const T>& storage) noexcept {
 bool is_nested(const Value& x) { return x.is_list() || x.is_record(); }
 
 // Sorts by key and keeps the last of equal keys, as a sequence of set() would.
+// Entries taken from a record are in order already (one pass to see it), and
+// a body's few output fields are sorted in place: std::stable_sort would
+// allocate a buffer for them, once per item of a batch.
 void normalize(std::vector<Record::Entry>& entries) {
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const auto& lhs, const auto& rhs) { return lhs.first < rhs.first; });
+  auto less = [](const auto& lhs, const auto& rhs) { return lhs.first < rhs.first; };
+  auto out_of_order = [&](const auto& lhs, const auto& rhs) { return !less(lhs, rhs); };
+  if (std::adjacent_find(entries.begin(), entries.end(), out_of_order) == entries.end())
+    return;
+  constexpr std::size_t few = 16;
+  if (entries.size() > few) {
+    std::stable_sort(entries.begin(), entries.end(), less);
+  } else {
+    for (auto it = std::next(entries.begin()); it != entries.end(); ++it)
+      std::rotate(std::upper_bound(entries.begin(), it, *it, less), it, std::next(it));
+  }
   auto out = entries.begin();
   for (auto it = entries.begin(); it != entries.end(); ++it) {
     const auto next = std::next(it);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <set>
 
 #include "ember/core/exceptions.hpp"
 #include "ember/core/registry/operator/base/function_operator.hpp"
@@ -46,6 +47,47 @@ TEST_CASE("vmap broadcasts non-batched fields without copying them", "[vmap][sha
   REQUIRE(seen.size() == 3);
   for (const char* data : seen)
     CHECK(data == original);
+}
+
+TEST_CASE("a short broadcast string is copied once per worker, never per item", "[vmap][sharing]") {
+  constexpr int items = 200;
+  List xs;
+  for (int i = 0; i < items; ++i)
+    xs.emplace_back(i);
+  Record inputs{{"x", xs}, {"label", "short label"}};
+  std::mutex mutex;
+  std::set<const char*> seen;
+  auto op = function_operator("Peek", [&](const Record& in) {
+    std::lock_guard lock{mutex};
+    seen.insert(in.at("label").as_string().data());
+    return Record{{"n", in.get<std::int64_t>("x")}};
+  });
+  auto scope = execution_options({.max_workers = 2});
+  CHECK(vmap(op)(inputs).get<List>("n") == xs);
+  CHECK(seen.size() <= 2);
+}
+
+TEST_CASE("items that return other fields fail naming the first such item, whichever worker stacks",
+          "[vmap][stacking]") {
+  constexpr int items = 1000;
+  List xs;
+  for (int i = 0; i < items; ++i)
+    xs.emplace_back(i);
+  auto odd_one = [](std::int64_t odd) {
+    return function_operator("OddOne", [odd](const Record& in) {
+      auto x = in.get<std::int64_t>("x");
+      if (x == odd)
+        return Record{{"n", x}, {"extra", true}};
+      return Record{{"n", x}};
+    });
+  };
+  auto scope = execution_options({.max_workers = 2});
+  CHECK_THROWS_WITH(vmap(odd_one(500))(Record{{"x", xs}}),
+                    Catch::Contains("item 500 returned fields [extra, n]") &&
+                        Catch::Contains("an earlier item returned [n]"));
+  CHECK_THROWS_WITH(vmap(odd_one(0))(Record{{"x", xs}}),
+                    Catch::Contains("item 1 returned fields [n]") &&
+                        Catch::Contains("an earlier item returned [extra, n]"));
 }
 
 TEST_CASE("vmap with in_axes batches only the named fields", "[vmap][axes]") {
