@@ -12,6 +12,7 @@
 #include <iostream>
 #include <latch>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/post.hpp>
@@ -63,6 +64,9 @@ double median(std::vector<double> samples) {
 
 template <class F>
 double ns_per_item(F&& run) {
+  // The contender before may leave threads spinning for work (oneTBB's do,
+  // for a while): on two cores they would take a core from this one.
+  std::this_thread::sleep_for(std::chrono::milliseconds{50});
   auto begin = Clock::now();
   run();
   return std::chrono::duration<double, std::nano>(Clock::now() - begin).count() / items;
@@ -133,8 +137,15 @@ int main(int argc, char** argv) {
     s_plain.push_back(ns_per_item(plain));
     s_tbb.push_back(ns_per_item(tbb_for));
     s_asio.push_back(ns_per_item(asio_post));
-    s_vmap.push_back(ns_per_item(through_vmap));
-    s_serial.push_back(ns_per_item(vmap_serial));
+    // Alternating which of the two vmap runs comes first: each inherits the
+    // allocator's state from the run before it.
+    if (r % 2 == 0) {
+      s_vmap.push_back(ns_per_item(through_vmap));
+      s_serial.push_back(ns_per_item(vmap_serial));
+    } else {
+      s_serial.push_back(ns_per_item(vmap_serial));
+      s_vmap.push_back(ns_per_item(through_vmap));
+    }
   }
   double t_plain = median(s_plain), t_tbb = median(s_tbb), t_asio = median(s_asio),
          t_vmap = median(s_vmap), t_serial = median(s_serial);

@@ -89,6 +89,7 @@ RuntimeCore::RuntimeCore(const RuntimeConfig& config, caf::actor_system* attache
     prepare_actor_system_config(caf_config);
     caf_config.set("scheduler.max-threads",
                    config_.scheduler_threads.value_or(default_scheduler_threads()));
+    caf_config.set("work-stealing.moderate-poll-attempts", 10);
     std::optional<caf::actor_system> system;
     try {
       system.emplace(caf_config);

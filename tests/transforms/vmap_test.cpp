@@ -90,6 +90,21 @@ TEST_CASE("items that return other fields fail naming the first such item, which
                         Catch::Contains("an earlier item returned [extra, n]"));
 }
 
+TEST_CASE("a call whose items return other fields than the last call's stacks them all",
+          "[vmap][stacking]") {
+  // Each call sizes its output lists for the last call's fields up front.
+  auto op = function_operator("Renames", [](const Record& in) {
+    return Record{{in.get<std::string>("name"), in.get<std::int64_t>("x")}};
+  });
+  auto batched = vmap(op);
+  auto scope = execution_options({.max_workers = 2});
+  for (std::string name : {"a", "b", "b", "a"}) {
+    auto out = batched(Record{{"x", ints({1, 2, 3, 4, 5})}, {"name", name}});
+    CHECK(out == Record{{name, ints({1, 2, 3, 4, 5})}});
+  }
+  CHECK(batched(Record{{"x", List{}}, {"name", "a"}, {"unused", 0}}).empty());
+}
+
 TEST_CASE("vmap with in_axes batches only the named fields", "[vmap][axes]") {
   auto op = function_operator("Count", [](const Record& in) {
     return Record{{"tags", static_cast<std::int64_t>(in.get<List>("tags").size())},
