@@ -21,7 +21,7 @@ namespace {
 using ember::testing::sanitized;
 
 constexpr std::int64_t items = 1'000'000;
-constexpr double bound_per_item = 400; // bytes; the README's documented bound
+constexpr double bound_per_item = 100; // bytes; the README's documented bound
 
 std::int64_t status_bytes(const std::string& field) {
   std::ifstream status{"/proc/self/status"};
