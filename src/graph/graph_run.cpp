@@ -85,6 +85,7 @@ public:
         outputs_(graph_->nodes.size()),
         status_(graph_->nodes.size(), NodeStatus::waiting), pending_(graph_->nodes.size()),
         blocked_(graph_->nodes.size(), false), async_(graph_->nodes.size(), false),
+        joins_cut_(graph_->nodes.size(), 0),
         remaining_(graph_->nodes.size()) {
     context_.stop = stop_.get_token();
     for (std::size_t node = pending_.size(); node-- > 0;) {
@@ -167,24 +168,29 @@ public:
 
   // The calling thread, after its own work(): the outcome, or what ended the run.
   GraphResult finish() {
-    std::lock_guard lock{mutex_};
+    std::unique_lock lock{mutex_};
     if (parallel_ && remaining_ == 0) {
       auto per_node = (Clock::now() - started_) / graph_->nodes.size();
       shape_->cheap_nodes.store(per_node < cheap_node, std::memory_order_relaxed);
     }
+    // Stops outside the lock (see stop_outside), then throws.
+    auto stop_and = [&](auto&& raise) {
+      lock.unlock();
+      stop_.request_stop();
+      raise();
+    };
     // Past the deadline, a node that fails because it was stopped is not the
     // outcome: the timeout is.
-    if (timeout_message_ && remaining_ != 0) {
-      stop_.request_stop();
-      throw TimeoutError(*timeout_message_);
-    }
+    if (timeout_message_ && remaining_ != 0)
+      stop_and([message = *timeout_message_] { throw TimeoutError(message); });
     if (first_failure_)
-      rethrow_failure(*first_failure_);
+      stop_and([this, failure = *first_failure_] { rethrow_failure(failure); });
     if (remaining_ != 0) {
-      stop_.request_stop();
       if (deadline() && Clock::now() >= *deadline())
-        throw TimeoutError(timeout_message_ ? *timeout_message_ : timeout_message());
-      throw CancelledError("graph: cancelled by its enclosing call");
+        stop_and([message = timeout_message_ ? *timeout_message_ : timeout_message()] {
+          throw TimeoutError(message);
+        });
+      stop_and([] { throw CancelledError("graph: cancelled by its enclosing call"); });
     }
     // In id order every insertion lands at the end, after one comparison.
     GraphResult result;
@@ -234,6 +240,7 @@ private:
     }
     lock.lock();
     complete(node, std::move(output), error);
+    stop_outside(lock);
   }
 
   // Under the lock: which nodes the deadline caught running, and how many
@@ -266,7 +273,18 @@ private:
   }
 
   bool settled() const {
-    return first_failure_ || stop_.stop_requested() || remaining_ == 0;
+    return first_failure_ || stopping_ || stop_.stop_requested() || remaining_ == 0;
+  }
+
+  // Requests the stop complete() decided on, outside the lock: a stop
+  // callback may complete an asynchronous body on this thread, and that
+  // body's end takes the lock. Returns holding it.
+  void stop_outside(std::unique_lock<AdaptiveMutex>& lock) {
+    if (!stopping_ || stop_.stop_requested())
+      return;
+    lock.unlock();
+    stop_.request_stop();
+    lock.lock();
   }
 
   Record node_inputs(std::size_t node) const {
@@ -291,10 +309,14 @@ private:
   // completion reported at once (a cache hit) leaves what it released to this
   // loop rather than launching from inside the start.
   void launch(std::unique_lock<AdaptiveMutex>& lock) {
-    thread_local bool launching = false;
-    if (launching)
+    thread_local const GraphRun* launching = nullptr; // the run this thread launches for
+    if (launching == this)
       return;
-    launching = true;
+    struct Restore {
+      const GraphRun* previous;
+      ~Restore() { launching = previous; }
+    } restore{launching};
+    launching = this;
     while (!launch_.empty() && !settled()) {
       auto node = launch_.back();
       launch_.pop_back();
@@ -304,7 +326,6 @@ private:
         ready_.push_back(node);
       }
     }
-    launching = false;
   }
 
   // Starts asynchronous node `node` if a permit is free: it ends through its
@@ -322,6 +343,7 @@ private:
       context_.budget->release();
       lock.lock();
       complete(node, std::nullopt, std::current_exception());
+      stop_outside(lock);
       return true;
     }
     start_async_body(op, inputs, context_, {"graph", static_cast<std::int64_t>(node), -1},
@@ -341,7 +363,15 @@ private:
   // and recruits helpers for the rest.
   void ended_async(std::size_t node, std::optional<Record> output, std::exception_ptr error) {
     std::unique_lock lock{mutex_};
-    complete(node, std::move(output), std::move(error));
+    if (error && is_cancelled(error) && context_.options->enable_caching && !settled() &&
+        ++joins_cut_[node] < 3) {
+      // Joined another call's body that was cut short: not this node's
+      // outcome; it starts again (bounded, as the other cache paths).
+      launch_.push_back(node);
+    } else {
+      complete(node, std::move(output), std::move(error));
+      stop_outside(lock);
+    }
     launch(lock);
     signal();
     post(recruit(0), lock);
@@ -354,14 +384,14 @@ private:
       // supervisor's timer fired: the run timed out, the node did not fail.
       if (!timeout_message_)
         timeout_message_ = timeout_message();
-      stop_.request_stop();
+      stopping_ = true; // requested outside the lock: stop_outside()
       signal();
       return;
     }
     if (error && fail_fast_) {
       if (!first_failure_)
         first_failure_ = Failure{node, error};
-      stop_.request_stop();
+      stopping_ = true; // requested outside the lock: stop_outside()
       signal();
       return;
     }
@@ -521,6 +551,7 @@ private:
   std::vector<std::size_t> pending_;
   std::vector<bool> blocked_;
   std::vector<bool> async_; ///< the node's operator is an AsyncOperator
+  std::vector<std::uint8_t> joins_cut_; ///< per async node: joined cache bodies cut short
   std::vector<std::size_t> ended_; ///< release_successors' worklist, kept for reuse
   std::size_t remaining_;
   std::size_t skipped_ = 0;
@@ -539,6 +570,7 @@ private:
   std::condition_variable_any changed_;
   std::optional<Failure> first_failure_;
   std::optional<std::string> timeout_message_; // set when the deadline passed
+  bool stopping_ = false; // complete() decided to stop; stop_outside() requests it
   std::vector<std::pair<std::size_t, std::string>> failures_;
 };
 

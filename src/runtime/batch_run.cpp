@@ -59,8 +59,13 @@ public:
     {
       CallScope scope{context_};
       std::function<Record(std::size_t)> own;
-      if (spec_.worker_item_inputs)
-        own = spec_.worker_item_inputs();
+      if (spec_.worker_item_inputs) {
+        try {
+          own = spec_.worker_item_inputs();
+        } catch (...) {
+          // Out of memory for the worker's copies: the shared inputs serve.
+        }
+      }
       const auto& inputs_of = own ? own : spec_.item_inputs;
       for (;;) {
         auto begin = next_.fetch_add(chunk_, std::memory_order_relaxed);

@@ -16,6 +16,8 @@
 #include "ember/xcs/engine/execution_options.hpp"
 #include "runtime/call_context.hpp"
 #include "runtime/executors.hpp"
+#include "runtime/failure.hpp"
+#include "runtime/inline_body.hpp"
 #include "runtime/invoke.hpp"
 #include "runtime/runtime_core.hpp"
 #include "tracer/jit_plan.hpp"
@@ -135,6 +137,9 @@ private:
   enum class State { queued, running, done };
 
   void end(Record result, std::exception_ptr error);
+  // Starts asynchronous `op` (this call's operator) under a permit the caller
+  // took; the completion releases it and ends the call.
+  void start_async(const AsyncOperator& op, Record inputs, int joins_cut);
 
   CallContext context_;
   OperatorRef op_;
@@ -304,12 +309,7 @@ void JitCall::run(bool reader) {
     if (async != nullptr) {
       auto inputs = async->specification().validate_inputs(async->name(), inputs_);
       if (context_.budget->try_acquire()) {
-        start_async_body(*async, inputs, context_, label,
-                         [call = shared_from_this()](Record* outputs, std::exception_ptr failure) {
-                           call->context_.budget->release();
-                           call->end(outputs != nullptr ? std::move(*outputs) : Record{},
-                                     std::move(failure));
-                         });
+        start_async(*async, std::move(inputs), 0);
         return;
       }
     }
@@ -318,6 +318,23 @@ void JitCall::run(bool reader) {
     error = std::current_exception();
   }
   end(std::move(result), std::move(error));
+}
+
+void JitCall::start_async(const AsyncOperator& op, Record inputs, int joins_cut) {
+  BodyLabel label{"structural_jit", static_cast<std::int64_t>(index_), -1};
+  start_async_body(op, inputs, context_, label,
+                   [call = shared_from_this(), &op, inputs, joins_cut](Record* outputs,
+                                                                      std::exception_ptr failure) {
+                     // Joined another call's body that was cut short: not this
+                     // call's outcome; it starts again (bounded, as the other
+                     // cache paths).
+                     if (failure && is_cancelled(failure) && call->options_->enable_caching &&
+                         !call->context_.stop.stop_requested() && joins_cut + 1 < 3)
+                       return call->start_async(op, inputs, joins_cut + 1);
+                     call->context_.budget->release();
+                     call->end(outputs != nullptr ? std::move(*outputs) : Record{},
+                               std::move(failure));
+                   });
 }
 
 void JitCall::end(Record result, std::exception_ptr error) {
@@ -393,6 +410,7 @@ public:
   bool memoizable() const noexcept override { return composite_->memoizable(); }
 
   Record forward(const Record& inputs) const override {
+    before_nested_call(); // its sub-calls may wait: never inline on an actor's thread
     auto options = current_execution_snapshot();
     if (strategy_ == Strategy::sequential || !options->use_parallel)
       return composite_->forward(inputs);

@@ -4,12 +4,20 @@
 #include <catch2/catch.hpp>
 
 #include <future>
+#include <vector>
+#include <stop_token>
+#include <stdexcept>
+#include <mutex>
+#include <memory>
+#include <functional>
+#include <atomic>
 #include <string>
 
 #include "../runtime/parked.hpp"
 #include "../runtime/pool_threads.hpp"
 #include "../runtime/support.hpp"
 #include "ember/core/exceptions.hpp"
+#include "ember/core/registry/operator/base/function_operator.hpp"
 #include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "ember/xcs/graph/graph.hpp"
@@ -130,4 +138,41 @@ TEST_CASE("a timed graph answers at the deadline of an asynchronous node that ne
   CHECK_THROWS_AS(result.get(), TimeoutError);
   CHECK(op->parked() == 1); // still in flight: the deadline answered
   op->complete_all();
+}
+
+TEST_CASE("an asynchronous node that completes from its stop callback does not deadlock the run",
+          "[graph][async][failures][regression]") {
+  // The failing node stops the run; the stop runs the parked node's stop
+  // callback on the same thread, which completes the node: that end must not
+  // wait for the run's lock the stopping thread holds.
+  class Stoppable final : public AsyncOperator {
+  public:
+    Stoppable() : AsyncOperator("Stoppable", {}, OperatorKind::io) {}
+    void start(const Record&, Completion done) const override {
+      std::lock_guard lock{mutex_};
+      callbacks_.push_back(std::make_unique<std::stop_callback<std::function<void()>>>(
+          done.stop_token(), std::function<void()>{[done] {
+            done.fail(std::make_exception_ptr(CancelledError("stopped")));
+          }}));
+      ++started;
+    }
+    mutable std::atomic<int> started{0};
+
+  private:
+    mutable std::mutex mutex_;
+    mutable std::vector<std::unique_ptr<std::stop_callback<std::function<void()>>>> callbacks_;
+  };
+  auto stoppable = std::make_shared<Stoppable>();
+  auto failing = function_operator(
+      "FailsAfterTheOtherStarted",
+      [&](const Record&) -> Record {
+        eventually([&] { return stoppable->started.load() == 1; });
+        throw std::runtime_error("broken");
+      },
+      {}, OperatorKind::io);
+  Graph graph;
+  graph.add_node("parked", OperatorRef{stoppable}).add_node("failing", failing);
+  auto result = run_elsewhere(graph, Record{{"x", 1}});
+  REQUIRE(result.wait_for(5s) == std::future_status::ready);
+  CHECK_THROWS_WITH(result.get(), Catch::Contains("failing") && Catch::Contains("broken"));
 }
