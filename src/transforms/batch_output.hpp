@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "ember/core/types/record.hpp"
-#include "runtime/batch_run.hpp"
+#include "runtime/batch.hpp"
 
 namespace ember::xcs::detail {
 

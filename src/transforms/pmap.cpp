@@ -10,8 +10,7 @@
 #include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "ember/core/registry/operator/base/async_operator.hpp"
-#include "runtime/async_batch.hpp"
-#include "runtime/batch_run.hpp"
+#include "runtime/batch_supervisor.hpp"
 #include "runtime/executors.hpp"
 #include "transforms/batch_layout.hpp"
 #include "transforms/batch_output.hpp"
@@ -184,7 +183,7 @@ public:
     auto options = current_execution_snapshot();
     auto [batch, shards] = shape_.batch(inputs);
     auto context = batch_context(batch, options);
-    start_async_batch(std::move(batch), std::move(context),
+    start_batch(std::move(batch), std::move(context),
                       [self = std::static_pointer_cast<const AsyncPmapOperator>(shared_from_this()),
                        shards = std::move(shards), fail_fast = options->fail_fast,
                        done](BatchOutcome* outcome, std::exception_ptr error) {

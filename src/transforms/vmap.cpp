@@ -15,8 +15,7 @@
 #include "ember/xcs/engine/execution_context.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "ember/core/registry/operator/base/async_operator.hpp"
-#include "runtime/async_batch.hpp"
-#include "runtime/batch_run.hpp"
+#include "runtime/batch_supervisor.hpp"
 #include "transforms/batch_layout.hpp"
 #include "transforms/batch_output.hpp"
 
@@ -334,7 +333,7 @@ public:
     auto options = current_execution_snapshot();
     auto batch = shape_.batch(inputs);
     auto context = batch_context(batch, options);
-    start_async_batch(std::move(batch), std::move(context),
+    start_batch(std::move(batch), std::move(context),
                       [self = std::static_pointer_cast<const AsyncVmapOperator>(shared_from_this()),
                        fail_fast = options->fail_fast, done](BatchOutcome* outcome,
                                                             std::exception_ptr error) {
