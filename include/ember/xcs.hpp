@@ -25,3 +25,4 @@
 #include "ember/xcs/transforms/vmap.hpp"
 #include "ember/xcs/tracer/execution_trace.hpp"
 #include "ember/xcs/tracer/structural_jit.hpp"
+#include "ember/core/non.hpp"

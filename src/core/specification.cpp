@@ -1,5 +1,8 @@
 #include "ember/core/registry/specification.hpp"
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "ember/core/exceptions.hpp"
 
 namespace ember {
@@ -85,6 +88,24 @@ Record Specification::validate_inputs(std::string_view operator_name, const Reco
     if (field.default_value && !completed.contains(field.name))
       completed.set(field.name, *field.default_value);
   return completed;
+}
+
+Specification Specification::with_prompt(PromptTemplate prompt) const {
+  if (!inputs_.empty()) {
+    for (const auto& name : prompt.fields()) {
+      auto declared = [&](const Field& field) { return field.name == name; };
+      if (std::find_if(inputs_.begin(), inputs_.end(), declared) != inputs_.end())
+        continue;
+      std::string names;
+      for (const auto& field : inputs_)
+        names += (names.empty() ? "" : ", ") + field.name;
+      throw std::invalid_argument("prompt template names {" + name +
+                                  "}, which is not an input field; the input fields are " + names);
+    }
+  }
+  Specification copy = *this;
+  copy.prompt_ = std::move(prompt);
+  return copy;
 }
 
 void Specification::validate_outputs(std::string_view operator_name, const Record& outputs) const {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ember/core/registry/prompt_template.hpp"
 #include "ember/core/types/record.hpp"
 
 namespace ember {
@@ -49,10 +50,19 @@ public:
   /// Checks `outputs`; throws ValidationError as validate_inputs does.
   void validate_outputs(std::string_view operator_name, const Record& outputs) const;
 
+  /// The prompt of an operator that calls a model, if it has one.
+  const std::optional<PromptTemplate>& prompt() const noexcept { return prompt_; }
+
+  /// This specification with `prompt` as its prompt template. Throws
+  /// std::invalid_argument naming a placeholder that is not one of the
+  /// declared input fields (when any are declared) and listing those.
+  Specification with_prompt(PromptTemplate prompt) const;
+
 private:
   std::vector<Field> inputs_;
   std::vector<Field> outputs_;
   bool has_defaults_ = false;
+  std::optional<PromptTemplate> prompt_;
 };
 
 } // namespace ember
