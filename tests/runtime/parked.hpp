@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <future>
@@ -21,6 +22,7 @@ public:
   Parked() : AsyncOperator("Parked", {}, OperatorKind::io) {}
 
   void start(const Record& inputs, Completion done) const override {
+    ++started;
     std::lock_guard lock{mutex_};
     parked_.emplace_back(inputs, std::move(done));
     peak_ = std::max(peak_, parked_.size());
@@ -46,6 +48,9 @@ public:
     for (auto& [inputs, done] : parked)
       done.succeed(Record{{"y", inputs.get<std::int64_t>("x") * 2}});
   }
+
+  /// Bodies started so far.
+  mutable std::atomic<int> started{0};
 
 private:
   mutable std::mutex mutex_;
