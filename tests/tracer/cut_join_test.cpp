@@ -25,7 +25,8 @@ using ember::testing::Parked;
 
 namespace {
 
-// Starts a body for {x: 1} under a deadline that cuts it, has `joiner` (run
+// Starts a body for {x: 1} under a deadline that cuts it (1 s: under a
+// sanitizer both calls must reach the body before it), has `joiner` (run
 // with caching and no deadline) join that body while it is parked, lets the
 // deadline pass, then completes the cut body: the joiner must start a body
 // of its own and return that body's result.
@@ -34,7 +35,7 @@ void check_joiner_restarts(const std::shared_ptr<const Parked>& op, Joiner joine
   result_cache().clear();
   result_cache().reset_stats();
   auto cut = std::async(std::launch::async, [op] {
-    auto scope = execution_options({.enable_caching = true, .timeout_seconds = 0.3});
+    auto scope = execution_options({.enable_caching = true, .timeout_seconds = 1.0});
     return vmap(OperatorRef{op})(Record{{"x", List{1}}});
   });
   REQUIRE(eventually([&] { return op->started.load() == 1; }));
