@@ -14,6 +14,8 @@
 #include "ember/core/non.hpp"
 #include "ember/core/registry/operator/base/function_operator.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
+#include "ember/xcs/graph/graph.hpp"
+#include "ember/xcs/transforms/pmap.hpp"
 #include "ember/xcs/runtime/this_call.hpp"
 #include "ember/xcs/tracer/structural_jit.hpp"
 #include "ember/xcs/transforms/vmap.hpp"
@@ -122,4 +124,19 @@ TEST_CASE("a deadline stops an ensemble whose model never answers on its own") {
   // Every call that started saw its stop and returned.
   CHECK(started > 0);
   CHECK(ember::testing::eventually([&] { return stopped.load() == started.load(); }));
+}
+
+TEST_CASE("NON operators as Graph nodes and under pmap give what the plain chain gives") {
+  auto model = scripted_model("m", [](const Record& request) {
+    return request.at("sample").as_integer() == 2 ? "5" : "4";
+  });
+  auto ensemble = make_operator<UniformEnsemble>(model.ref, 3);
+  auto vote = make_operator<MostCommon>();
+  Graph graph;
+  graph.add_node("ensemble", ensemble).add_node("vote", vote).add_edge("ensemble", "vote");
+  auto result = graph.run(Record{{"query", "2+2?"}});
+  CHECK(result.outputs.at("vote").at("final_answer").as_string() == "4");
+  auto chain = make_operator<Sequential>(std::vector<OperatorRef>{ensemble, vote});
+  auto sharded = pmap(vmap(chain), 2)(Record{{"query", List{"a", "b", "c"}}});
+  CHECK(sharded.at("final_answer") == Value{List{"4", "4", "4"}});
 }
