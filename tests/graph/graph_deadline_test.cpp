@@ -32,10 +32,11 @@ TEST_CASE("a graph whose last node never polls times out at the deadline instead
       {
         auto scope = execution_options(
             {.use_parallel = parallel, .timeout_seconds = 0.1, .fail_fast = fail_fast});
-        CHECK_THROWS_MATCHES(graph.run(Record{{"x", 1}}), TimeoutError,
-                             Catch::Message("graph timed out: the deadline of "
-                                            "timeout_seconds=0.1 passed with node 'only' "
-                                            "(operator 'NeverPolls') still running"));
+        auto message = ember::testing::timeout_message_of_started_run(
+            [&] { graph.run(Record{{"x", 1}}); },
+            [](const std::string& text) { return text.find("not started") != std::string::npos; });
+        CHECK(message == "graph timed out: the deadline of timeout_seconds=0.1 passed with node "
+                         "'only' (operator 'NeverPolls') still running");
       }
       CHECK(stubborn.ended == 0); // the caller was answered while the body still ran
       CHECK(stubborn.release());

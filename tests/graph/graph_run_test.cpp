@@ -25,6 +25,7 @@ using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
 using ember::testing::eventually;
 using ember::testing::Gate;
+using ember::testing::timeout_message_of_started_run;
 
 namespace {
 
@@ -353,10 +354,11 @@ TEST_CASE("timeout_seconds stops a running node and queued nodes never start",
     INFO("use_parallel " << parallel);
     auto scope = execution_options({.use_parallel = parallel, .timeout_seconds = 0.1});
     // The message names the node the deadline caught, the timeout and what never started.
-    CHECK_THROWS_MATCHES(graph.run({}), TimeoutError,
-                         Catch::Message("graph timed out: the deadline of timeout_seconds=0.1 "
-                                        "passed with node 'blocker' (operator 'Blocker') still "
-                                        "running and 1 node not started"));
+    auto message = timeout_message_of_started_run(
+        [&] { graph.run({}); },
+        [](const std::string& text) { return text.find("2 nodes not started") != std::string::npos; });
+    CHECK(message == "graph timed out: the deadline of timeout_seconds=0.1 passed with node "
+                     "'blocker' (operator 'Blocker') still running and 1 node not started");
     // The run answered at the deadline; the node, on another thread, sees
     // its stop token soon after.
     CHECK(eventually([&] { return saw_stop.load(); }));

@@ -81,12 +81,19 @@ TEST_CASE("a learned leaf body that makes a nested call runs again on the pool",
     }
   });
   auto actor = spawn_operator(op);
-  REQUIRE(learned_inline(actor, body, Record{{"x", 0}, {"nest", false}}));
-  auto runs_before = body.runs.load();
-  CHECK(ask(actor, Record{{"x", 4}, {"nest", true}}) == Record{{"y", 40}});
-  // Started inline, refused at the nested call, run again on the pool.
-  CHECK(body.runs.load() == runs_before + 2);
-  CHECK_FALSE(body.on_scheduler);
+  // A loaded machine can make the learning run look slow, which ends the
+  // streak, and the nested request then starts on the pool: try again until
+  // one nested request was started inline (it ran twice).
+  bool refused_inline = false;
+  for (int attempt = 0; attempt < 50 && !refused_inline; ++attempt) {
+    REQUIRE(learned_inline(actor, body, Record{{"x", 0}, {"nest", false}}));
+    auto runs_before = body.runs.load();
+    CHECK(ask(actor, Record{{"x", 4}, {"nest", true}}) == Record{{"y", 40}});
+    // Started inline, refused at the nested call, run again on the pool.
+    refused_inline = body.runs.load() == runs_before + 2;
+    CHECK_FALSE(body.on_scheduler);
+  }
+  REQUIRE(refused_inline);
   // The streak is over: the next request runs on the pool too.
   ask(actor, Record{{"x", 0}, {"nest", false}});
   CHECK_FALSE(body.on_scheduler);
@@ -117,9 +124,16 @@ TEST_CASE("a learned leaf body's failure is the request's error", "[actor][inlin
     return in;
   });
   auto actor = spawn_operator(op);
-  REQUIRE(learned_inline(actor, body, Record{{"fail", false}}));
-  auto reply = request_from_actor(actor, Record{{"fail", true}});
-  REQUIRE(reply.wait_for(5s) == std::future_status::ready);
-  CHECK_THROWS_WITH(reply.get(), Catch::Contains("FailsOnRequest") && Catch::Contains("asked to fail"));
-  CHECK(body.on_scheduler);
+  // Until a failing request ran inline (a loaded machine can end the streak
+  // first); the error is the same wherever it ran.
+  bool failed_inline = false;
+  for (int attempt = 0; attempt < 50 && !failed_inline; ++attempt) {
+    REQUIRE(learned_inline(actor, body, Record{{"fail", false}}));
+    auto reply = request_from_actor(actor, Record{{"fail", true}});
+    REQUIRE(reply.wait_for(5s) == std::future_status::ready);
+    CHECK_THROWS_WITH(reply.get(),
+                      Catch::Contains("FailsOnRequest") && Catch::Contains("asked to fail"));
+    failed_inline = body.on_scheduler;
+  }
+  CHECK(failed_inline);
 }

@@ -47,6 +47,27 @@ bool time_out_a_started_body(Call&& timed_call, const std::atomic<int>& started,
   return false;
 }
 
+/// The message of the TimeoutError that `timed_call` throws, retried (up to
+/// `attempts` times) while `too_early(message)` says the deadline passed before
+/// the body under test had started: on a loaded machine a pool thread can
+/// pick a task up after a short deadline. Empty if a call did not time out.
+template <class Call, class TooEarly>
+std::string timeout_message_of_started_run(Call&& timed_call, TooEarly&& too_early,
+                                           int attempts = 20) {
+  std::string message;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    try {
+      timed_call();
+      return {};
+    } catch (const TimeoutError& e) {
+      message = e.what();
+    }
+    if (!too_early(message))
+      break;
+  }
+  return message;
+}
+
 /// This process's OS threads, from /proc/self/status (-1 if unreadable).
 inline int os_threads() {
   std::ifstream status{"/proc/self/status"};
