@@ -1,10 +1,12 @@
 #include <ember/xcs/engine/result_cache.hpp>
 
+#include <ember/core/exceptions.hpp>
 #include <ember/core/registry/operator/base/operator_base.hpp>
 
 #include <atomic>
 #include <bit>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <future>
@@ -17,6 +19,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "engine/sqlite_store.hpp"
 
 namespace ember::xcs {
 namespace {
@@ -156,6 +160,11 @@ struct Flight {
   // and taken out, once, by whoever ends the flight.
   std::vector<ResultCache::Done> joined;
   std::atomic<bool> ended{false};
+  // The operator's persistent identity and the cache file of its call, when
+  // both exist; from_file when the result was read there (not written back).
+  std::string identity;
+  std::shared_ptr<detail::SqliteStore> file;
+  bool from_file = false;
 };
 
 } // namespace
@@ -170,6 +179,34 @@ struct ResultCache::State {
   std::size_t capacity = 0;
   std::uint64_t generation = 0;
   CacheStats counters;
+  // The cache file; or, when EMBER_XCS_CACHE_PATH named one that failed, why.
+  std::shared_ptr<detail::SqliteStore> file;
+  std::string file_failure_path;
+  std::string file_failure;
+  std::string last_write_error;
+
+  // Called under the lock for a flight about to compute: attaches the cache
+  // file when the operator has a persistent identity.
+  void attach_file(Flight& flight) {
+    if (flight.identity.empty())
+      return;
+    if (!file_failure.empty())
+      throw CacheFileError(file_failure_path, file_failure);
+    flight.file = file;
+  }
+
+  // The flight's result from the cache file, if it is there. Outside the lock.
+  std::optional<Record> read_file(Flight& flight) {
+    if (!flight.file)
+      return std::nullopt;
+    auto stored = flight.file->get(flight.identity, flight.text);
+    if (stored) {
+      flight.from_file = true;
+      std::lock_guard lock{mutex};
+      ++counters.persistent_hits;
+    }
+    return stored;
+  }
 
   void erase(std::unordered_map<Key, std::list<Entry>::iterator, KeyHash>::iterator at) {
     auto entry = at->second;
@@ -226,6 +263,10 @@ struct ResultCache::State {
                   std::exception_ptr error) {
     if (flight->ended.exchange(true))
       return;
+    // The key's text moves into the stored entry; the file needs its own copy.
+    std::string file_key = outputs != nullptr && flight->file && !flight->from_file
+                               ? std::string{key.text}
+                               : std::string{};
     std::vector<ResultCache::Done> joined;
     {
       std::lock_guard lock{mutex};
@@ -250,6 +291,22 @@ struct ResultCache::State {
         done(&copy, nullptr);
       } else {
         done(nullptr, error);
+      }
+    }
+    if (!file_key.empty())
+      write_file(*flight, file_key, *outputs);
+  }
+
+  // A failed write keeps the call's good result and is counted instead.
+  void write_file(const Flight& flight, const std::string& file_key, const Record& outputs) {
+    try {
+      flight.file->put(flight.identity, file_key, outputs);
+    } catch (const std::exception& e) {
+      std::lock_guard lock{mutex};
+      ++counters.persist_failures;
+      try {
+        last_write_error = e.what();
+      } catch (const std::bad_alloc&) {
       }
     }
   }
@@ -277,6 +334,7 @@ Record ResultCache::get_or_compute(const Operator& op, const Record& inputs,
   auto flight = std::make_shared<Flight>();
   flight->text = encode(inputs);
   flight->owner = owner;
+  flight->identity = op.persistent_identity();
   const Key key = make_key(op, flight->text);
   {
     std::unique_lock lock{state_->mutex};
@@ -301,6 +359,7 @@ Record ResultCache::get_or_compute(const Operator& op, const Record& inputs,
       // it in the table; it still completes for its own waiters (see finish).
       state_->flights.erase(running);
     }
+    state_->attach_file(*flight);
     ++state_->counters.misses;
     flight->generation = state_->generation;
     state_->flights.emplace(key, flight);
@@ -310,7 +369,10 @@ Record ResultCache::get_or_compute(const Operator& op, const Record& inputs,
   // ends, or waiters would wait forever.
   Record outputs;
   try {
-    outputs = compute();
+    if (auto stored = state_->read_file(*flight))
+      outputs = std::move(*stored);
+    else
+      outputs = compute();
   } catch (...) {
     state_->end_flight(flight, key, op.name(), nullptr, std::current_exception());
     throw;
@@ -334,6 +396,7 @@ void ResultCache::get_or_start(const Operator& op, const Record& inputs,
   flight->text = encode(inputs);
   flight->owner = owner;
   flight->computing_thread = std::thread::id{}; // no thread computes it
+  flight->identity = op.persistent_identity();
   const Key key = make_key(op, flight->text);
   {
     std::unique_lock lock{state_->mutex};
@@ -351,6 +414,7 @@ void ResultCache::get_or_start(const Operator& op, const Record& inputs,
       }
       state_->flights.erase(running);
     }
+    state_->attach_file(*flight);
     ++state_->counters.misses;
     flight->generation = state_->generation;
     flight->joined.push_back(std::move(done));
@@ -364,6 +428,8 @@ void ResultCache::get_or_start(const Operator& op, const Record& inputs,
     state->end_flight(flight, Key{op_ptr, hash, text}, name, outputs, std::move(error));
   };
   try {
+    if (auto stored = state_->read_file(*flight))
+      return end(&*stored, nullptr);
     start(std::move(end));
   } catch (...) {
     state_->end_flight(flight, key, op.name(), nullptr, std::current_exception());
@@ -400,6 +466,31 @@ void ResultCache::set_capacity(std::size_t capacity) {
   state_->evict_to_capacity();
 }
 
+void ResultCache::persist_to(const std::string& path) {
+  auto file = std::make_shared<detail::SqliteStore>(path);
+  std::lock_guard lock{state_->mutex};
+  state_->file = std::move(file);
+  state_->file_failure.clear();
+  state_->file_failure_path.clear();
+}
+
+void ResultCache::stop_persisting() {
+  std::lock_guard lock{state_->mutex};
+  state_->file.reset();
+  state_->file_failure.clear();
+  state_->file_failure_path.clear();
+}
+
+std::string ResultCache::persistent_path() const {
+  std::lock_guard lock{state_->mutex};
+  return state_->file ? state_->file->path() : std::string{};
+}
+
+std::string ResultCache::persist_error() const {
+  std::lock_guard lock{state_->mutex};
+  return state_->last_write_error;
+}
+
 CacheStats ResultCache::stats() const {
   std::lock_guard lock{state_->mutex};
   CacheStats result = state_->counters;
@@ -411,12 +502,24 @@ CacheStats ResultCache::stats() const {
 void ResultCache::reset_stats() {
   std::lock_guard lock{state_->mutex};
   state_->counters = CacheStats{};
+  state_->last_write_error.clear();
 }
 
 ResultCache& result_cache() {
   // Deliberately leaked: a body still running when main returns may call into
   // the cache after static destructors would have run.
-  static ResultCache* const cache = new ResultCache();
+  static ResultCache* const cache = [] {
+    auto* made = new ResultCache();
+    if (const char* path = std::getenv("EMBER_XCS_CACHE_PATH"); path != nullptr && *path != '\0') {
+      try {
+        made->persist_to(path);
+      } catch (const CacheFileError& e) {
+        made->state_->file_failure_path = e.path();
+        made->state_->file_failure = std::string{e.what()} + " (from EMBER_XCS_CACHE_PATH)";
+      }
+    }
+    return made;
+  }();
   return *cache;
 }
 

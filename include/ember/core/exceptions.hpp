@@ -81,4 +81,18 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// The persistent result cache's file cannot be opened, read or trusted: it
+/// is missing its folder, unreadable, corrupt, or not an ember-xcs cache.
+/// what() names the file.
+class CacheFileError : public std::runtime_error {
+public:
+  CacheFileError(std::string path, const std::string& message)
+      : std::runtime_error(message), path_(std::move(path)) {}
+
+  const std::string& path() const noexcept { return path_; }
+
+private:
+  std::string path_;
+};
+
 } // namespace ember

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <ember/fwd.hpp>
 
@@ -27,6 +28,10 @@ struct CacheStats {
   std::uint64_t misses = 0;
   /// Entries dropped to stay within the capacity (not those dropped by clear).
   std::uint64_t evictions = 0;
+  /// Misses answered from the cache file (persist_to) instead of computing.
+  std::uint64_t persistent_hits = 0;
+  /// Results that could not be written to the cache file (see persist_error).
+  std::uint64_t persist_failures = 0;
   /// Entries stored now.
   std::size_t size = 0;
   std::size_t capacity = 0;
@@ -51,6 +56,19 @@ struct CacheStats {
 ///
 /// Thread safe. Computations run outside the cache's lock, so a computation
 /// may itself use the cache for other keys.
+///
+/// Persistence: with a cache file (persist_to), results of operators that
+/// have a persistent_identity are also kept in that SQLite file, keyed by the
+/// identity and the exact input encoding, so a later process finds them. A
+/// miss in memory then reads the file before computing; a computed result is
+/// written after the callers waiting for it have it. The file is read and
+/// written on the calling thread (a local file: microseconds when cached by
+/// the OS). Several processes may share one file (WAL mode). A file that
+/// cannot be opened, is corrupt or holds something else fails persist_to; a
+/// stored result that cannot be read fails the call with CacheFileError: the
+/// cache never silently drops what it was given. A failed write does not fail
+/// the call (its result is good): it is counted in persist_failures and
+/// described by persist_error. clear() empties memory, never the file.
 class ResultCache {
 public:
   explicit ResultCache(std::size_t capacity = 4096);
@@ -100,17 +118,34 @@ public:
   /// entries. 0 stores nothing (identical concurrent calls still compute once).
   void set_capacity(std::size_t capacity);
 
+  /// Keeps results of operators with a persistent identity in the SQLite file
+  /// at `path` too (created if missing), from now on; replaces a file set
+  /// before. Throws CacheFileError naming the file when it cannot be opened or
+  /// created, is not SQLite, is damaged, or holds another application's data.
+  void persist_to(const std::string& path);
+  /// Stops using the cache file (it is closed, never deleted).
+  void stop_persisting();
+  /// The cache file in use, or empty.
+  std::string persistent_path() const;
+  /// Why the last write to the cache file failed, or empty.
+  std::string persist_error() const;
+
   CacheStats stats() const;
   /// Zeroes hits, misses and evictions; size and capacity are not counters.
   void reset_stats();
 
 private:
+  friend ResultCache& result_cache();
   struct State;
   std::unique_ptr<State> state_;
 };
 
 /// The process-wide cache the runtime consults when `enable_caching` is on.
-/// Never destroyed, so bodies still running at exit may use it.
+/// Never destroyed, so bodies still running at exit may use it. When the
+/// environment variable EMBER_XCS_CACHE_PATH is set at its first use, it
+/// persists to that file; if the file cannot be used, every cached call of an
+/// operator with a persistent identity fails with that CacheFileError (naming
+/// the file and the variable) until persist_to or stop_persisting is called.
 ResultCache& result_cache();
 
 } // namespace ember::xcs

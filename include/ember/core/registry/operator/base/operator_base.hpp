@@ -43,6 +43,14 @@ public:
   /// True for AsyncOperator: its body completes through a Completion.
   virtual bool is_async() const noexcept { return false; }
 
+  /// A name for this operator's results that holds across processes: two
+  /// operators with the same identity give the same outputs for the same
+  /// inputs (a model id with every parameter that changes its answer). With
+  /// a cache file set (ResultCache::persist_to, EMBER_XCS_CACHE_PATH), cached
+  /// results of operators that have one are also kept in that file, so a
+  /// later run finds them. Empty (the default): cached in memory only.
+  virtual std::string persistent_identity() const { return {}; }
+
   /// Validates inputs (defaults filled in), runs forward, validates outputs.
   /// Runs on the calling thread; execution options are applied by the
   /// runtime around it (see OperatorRef::operator()).
