@@ -200,11 +200,7 @@ struct ResultCache::State {
     if (!flight.file)
       return std::nullopt;
     auto stored = flight.file->get(flight.identity, flight.text);
-    if (stored) {
-      flight.from_file = true;
-      std::lock_guard lock{mutex};
-      ++counters.persistent_hits;
-    }
+    flight.from_file = stored.has_value(); // counted when the flight ends
     return stored;
   }
 
@@ -273,6 +269,8 @@ struct ResultCache::State {
       auto running = flights.find(key);
       if (running != flights.end() && running->second == flight)
         flights.erase(running);
+      if (flight->from_file)
+        ++counters.persistent_hits;
       if (outputs != nullptr && flight->generation == generation) {
         try {
           store(key, flight->owner, operator_name, std::move(flight->text), *outputs);

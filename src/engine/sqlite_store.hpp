@@ -7,18 +7,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ember/core/types/record.hpp"
 
-struct sqlite3;
-struct sqlite3_stmt;
-
 namespace ember::xcs::detail {
 
-/// Results by (operator identity, exact input encoding). Thread safe: one
-/// connection, used under its own lock (never the cache's), so disk I/O does
-/// not stall calls that only touch memory. Every failure is a CacheFileError
-/// naming the file.
+/// Results by (operator identity, exact input encoding). Thread safe: each
+/// get or put borrows a connection from a small pool (one per thread using
+/// the file at once), so threads read the file in parallel, as SQLite's WAL
+/// mode allows, and never wait for each other's disk I/O. Every failure is a
+/// CacheFileError naming the file.
 class SqliteStore {
 public:
   /// Opens or creates the file. Refuses a file that is not SQLite, is
@@ -37,14 +36,14 @@ public:
   void put(const std::string& identity, std::string_view inputs, const Record& outputs);
 
 private:
-  [[noreturn]] void fail(const std::string& doing) const;
-  void exec(const char* sql);
+  struct Connection;
+  class Lease;
+
+  std::unique_ptr<Connection> open_connection() const;
 
   std::string path_;
-  std::mutex mutex_;
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* select_ = nullptr;
-  sqlite3_stmt* insert_ = nullptr;
+  std::mutex mutex_; // guards idle_ only
+  std::vector<std::unique_ptr<Connection>> idle_;
 };
 
 } // namespace ember::xcs::detail
