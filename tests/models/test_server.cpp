@@ -80,6 +80,15 @@ struct TestServer::State {
         asio::steady_timer timer{context, reply.delay};
         co_await timer.async_wait(no_throw);
       }
+      for (int waited_ms = 0; waited_ms < 5000; ++waited_ms) {
+        {
+          std::lock_guard lock{mutex};
+          if (static_cast<int>(received.size()) >= reply.after_requests)
+            break;
+        }
+        asio::steady_timer timer{context, std::chrono::milliseconds{1}};
+        co_await timer.async_wait(no_throw);
+      }
       if (reply.kind == ScriptedReply::Kind::never_answer) {
         char byte = 0;
         for (;;) {

@@ -23,6 +23,9 @@ struct ScriptedReply {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::chrono::milliseconds delay{0}; ///< before answering
+  /// Answers only once this many requests have arrived (a latch; gives up
+  /// after 5 s).
+  int after_requests = 0;
 };
 
 struct ReceivedRequest {

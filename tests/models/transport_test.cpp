@@ -2,6 +2,9 @@
 
 #include <boost/json.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "ember/core/exceptions.hpp"
 #include "ember/xcs/engine/execution_options.hpp"
 #include "ember/xcs/runtime/runtime.hpp"
@@ -89,7 +92,13 @@ TEST_CASE("sequential calls reuse one keep-alive connection", "[models][pool]") 
 
 TEST_CASE("at most max_connections_per_host connections are open while 32 calls run",
           "[models][pool][vmap]") {
-  auto server = echo_server(20ms);
+  // The first four requests are answered only once all four have arrived, so
+  // four connections are open at once; the bound keeps a fifth from opening.
+  TestServer server{[](const ReceivedRequest& request, int index) {
+    auto reply = answer(openai_reply("echo: " + prompt_of(request)), 5ms);
+    reply.after_requests = index < 4 ? 4 : 0;
+    return reply;
+  }};
   auto config = local_model(server);
   config.client.max_connections_per_host = 4;
   auto model = models::chat_model(config);
@@ -100,8 +109,8 @@ TEST_CASE("at most max_connections_per_host connections are open while 32 calls 
   Record out = xcs::vmap(model)(Record{{"prompt", prompts}});
   REQUIRE(out.get<List>("text").size() == 32);
   CHECK(server.received().size() == 32);
-  CHECK(server.peak_open_connections() <= 4);
-  CHECK(server.connections_accepted() <= 4);
+  CHECK(server.peak_open_connections() == 4);
+  CHECK(server.connections_accepted() == 4);
 }
 
 TEST_CASE("a vmap of 200 calls through the client returns every answer in order",
@@ -154,4 +163,59 @@ TEST_CASE("the deadline cuts a request the server never answers and closes its c
   CHECK(waited < 350ms);
   CHECK(server.wait_unanswered_connection_closed(2s));
   CHECK(server.received().size() == 1);
+}
+
+TEST_CASE("a call queued for a connection is cut by its deadline and gives its place back",
+          "[models][pool][deadline]") {
+  std::atomic<bool> first_answered{false};
+  TestServer server{[](const ReceivedRequest&, int index) {
+    return answer(openai_reply("answer " + std::to_string(index)), index == 0 ? 1000ms : 0ms);
+  }};
+  auto config = local_model(server);
+  config.client.max_connections_per_host = 1;
+  auto model = models::chat_model(config);
+  std::thread holder{[&] {
+    CHECK(model(Record{{"prompt", "slow"}}).get<std::string>("text") == "answer 0");
+    first_answered = true;
+  }};
+  // The one connection is busy once the server has the slow request.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (server.received().empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  REQUIRE(server.received().size() == 1);
+  {
+    auto scope = xcs::execution_options({.timeout_seconds = 0.2});
+    auto begin = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(model(Record{{"prompt", "queued"}}), TimeoutError);
+    CHECK(std::chrono::steady_clock::now() - begin < 250ms);
+  }
+  CHECK_FALSE(first_answered);
+  holder.join();
+  // The cut call left the queue: the next call gets the one connection.
+  CHECK(model(Record{{"prompt", "next"}}).get<std::string>("text") == "answer 1");
+  CHECK(server.connections_accepted() == 1);
+  CHECK(server.received().size() == 2);
+}
+
+TEST_CASE("fail_fast cuts the other requests of a batch and closes their connections",
+          "[models][deadline][vmap]") {
+  TestServer server{[](const ReceivedRequest& request, int) {
+    ScriptedReply reply;
+    if (prompt_of(request) == "bad") {
+      reply.status = 400;
+      reply.body = R"({"error": {"message": "bad prompt"}})";
+      reply.after_requests = 4; // answers once the other three are waiting
+    } else {
+      reply.kind = ScriptedReply::Kind::never_answer;
+    }
+    return reply;
+  }};
+  auto config = local_model(server);
+  auto model = models::chat_model(config);
+  auto scope = xcs::execution_options({.max_workers = 4});
+  auto begin = std::chrono::steady_clock::now();
+  CHECK_THAT(error_of([&] { xcs::vmap(model)(Record{{"prompt", List{"a", "b", "c", "bad"}}}); }),
+             Catch::Contains("bad prompt"));
+  CHECK(std::chrono::steady_clock::now() - begin < 2s);
+  CHECK(server.wait_unanswered_connection_closed(2s));
 }
