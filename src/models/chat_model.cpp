@@ -91,10 +91,9 @@ private:
     stopped_ = true;
     timer_.cancel();
     detail::cancel(exchange_.lock()); // closes the connection: the server sees it go
-    done_.fail(std::make_exception_ptr(
-        TimeoutError("model '" + config().id +
-                     "': the call was stopped (deadline or cancellation) after " +
-                     std::to_string(attempts_) + " attempt(s); its request was cut")));
+    done_.fail(std::make_exception_ptr(TimeoutError(
+        "model '" + config().id + "': the call was stopped (deadline or cancellation) after " +
+        std::to_string(attempts_) + " attempt(s); its request was cut")));
   }
 
   void on_result(HttpResult result) {
@@ -110,16 +109,13 @@ private:
                                  detail::provider_error_message(result.body),
                              detail::provider_error_message(result.body),
                              retry_after(result.retry_after));
-      return fail(ModelRequestError(config().id, result.status,
-                                    detail::provider_error_message(result.body),
-                                    "model '" + config().id + "': HTTP " +
-                                        std::to_string(result.status) + " (not retried): " +
-                                        detail::provider_error_message(result.body)));
+      return fail(
+          ModelRequestError(config().id, result.status, detail::provider_error_message(result.body),
+                            "model '" + config().id + "': HTTP " + std::to_string(result.status) +
+                                " (not retried): " + detail::provider_error_message(result.body)));
     case HttpResult::Outcome::connection_failed:
-    case HttpResult::Outcome::timed_out:
-      return retry_or_fail(0, result.error, "", std::nullopt);
-    case HttpResult::Outcome::cancelled:
-      return; // only cut() cancels, and it has answered
+    case HttpResult::Outcome::timed_out: return retry_or_fail(0, result.error, "", std::nullopt);
+    case HttpResult::Outcome::cancelled: return; // only cut() cancels, and it has answered
     }
   }
 
@@ -145,8 +141,8 @@ private:
     if (attempts_ >= policy.max_attempts)
       return fail(ModelRequestError(config().id, status, provider_message,
                                     "model '" + config().id + "': failed after " +
-                                        std::to_string(attempts_) + " attempt(s); the last: " +
-                                        what));
+                                        std::to_string(attempts_) +
+                                        " attempt(s); the last: " + what));
     timer_.expires_after(server_delay ? *server_delay : backoff());
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
       if (!error)
@@ -199,8 +195,8 @@ public:
         model_(std::move(model)) {}
 
   void start(const Record& inputs, Completion done) const override {
-    auto request = detail::chat_request(model_->config, model_->base,
-                                        inputs.get<std::string>("prompt"));
+    auto request =
+        detail::chat_request(model_->config, model_->base, inputs.get<std::string>("prompt"));
     std::make_shared<ModelCall>(model_, xcs::io_context(), std::move(request), std::move(done))
         ->start();
   }
@@ -220,8 +216,8 @@ OperatorRef chat_model(ChatModelConfig config) {
   auto base = detail::parse_base_url(config.endpoint.base_url, config.id);
   detail::TransportLimits limits{config.client.max_connections_per_host,
                                  config.client.connect_timeout, config.client.read_timeout};
-  return make_operator<ChatModel>(std::make_shared<const ModelState>(
-      ModelState{std::move(config), std::move(base), limits}));
+  return make_operator<ChatModel>(
+      std::make_shared<const ModelState>(ModelState{std::move(config), std::move(base), limits}));
 }
 
 } // namespace ember::models

@@ -234,24 +234,23 @@ private:
   void read() {
     parser_.emplace();
     parser_->body_limit(64 * 1024 * 1024);
-    http::async_read(
-        connection_->stream, connection_->buffer, *parser_,
-        [self = shared_from_this()](const beast::error_code& error, std::size_t) {
-          if (self->finished_)
-            return self->drop_connection(false);
-          if (error)
-            return self->fail(error, "reading the reply from " + self->key_);
-          auto& response = self->parser_->get();
-          HttpResult result;
-          result.outcome = HttpResult::Outcome::reply;
-          result.status = static_cast<int>(response.result_int());
-          result.body = std::move(response.body());
-          result.retry_after = std::string{response[http::field::retry_after]};
-          bool keep_alive = response.keep_alive();
-          self->connection_->stream.expires_never();
-          self->drop_connection(keep_alive);
-          self->finish(std::move(result));
-        });
+    http::async_read(connection_->stream, connection_->buffer, *parser_,
+                     [self = shared_from_this()](const beast::error_code& error, std::size_t) {
+                       if (self->finished_)
+                         return self->drop_connection(false);
+                       if (error)
+                         return self->fail(error, "reading the reply from " + self->key_);
+                       auto& response = self->parser_->get();
+                       HttpResult result;
+                       result.outcome = HttpResult::Outcome::reply;
+                       result.status = static_cast<int>(response.result_int());
+                       result.body = std::move(response.body());
+                       result.retry_after = std::string{response[http::field::retry_after]};
+                       bool keep_alive = response.keep_alive();
+                       self->connection_->stream.expires_never();
+                       self->drop_connection(keep_alive);
+                       self->finish(std::move(result));
+                     });
   }
 
   void fail(const beast::error_code& error, const std::string& during) {
@@ -264,9 +263,9 @@ private:
       return;
     }
     bool timed_out = error == beast::error::timeout;
-    finish(failure(timed_out ? HttpResult::Outcome::timed_out
-                             : HttpResult::Outcome::connection_failed,
-                   during + ": " + (timed_out ? "timed out" : error.message())));
+    finish(
+        failure(timed_out ? HttpResult::Outcome::timed_out : HttpResult::Outcome::connection_failed,
+                during + ": " + (timed_out ? "timed out" : error.message())));
   }
 
   void drop_connection(bool reusable) {
@@ -299,8 +298,8 @@ private:
 std::shared_ptr<HttpExchange> http_exchange(asio::io_context& context, HttpRequest request,
                                             TransportLimits limits,
                                             std::function<void(HttpResult)> on_done) {
-  auto exchange = std::make_shared<HttpExchange>(context, std::move(request), limits,
-                                                 std::move(on_done));
+  auto exchange =
+      std::make_shared<HttpExchange>(context, std::move(request), limits, std::move(on_done));
   asio::post(context, [exchange] { exchange->begin(); });
   return exchange;
 }

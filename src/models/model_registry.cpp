@@ -25,7 +25,8 @@ std::optional<std::string> process_environment(const std::string& name) {
 std::string position(const std::string& text, std::size_t offset) {
   offset = std::min(offset, text.size());
   auto line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
-  auto line = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n') + 1;
+  auto line =
+      std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n') + 1;
   auto column = line_start == std::string::npos ? offset + 1 : offset - line_start;
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
@@ -142,26 +143,21 @@ ModelRegistry::ModelRegistry(Environment environment)
       Protocol::openai, environment_("OPENAI_BASE_URL").value_or("https://api.openai.com/v1"),
       "OPENAI_API_KEY"};
   providers_["anthropic"] = ProviderConfig{
-      Protocol::anthropic,
-      environment_("ANTHROPIC_BASE_URL").value_or("https://api.anthropic.com"),
+      Protocol::anthropic, environment_("ANTHROPIC_BASE_URL").value_or("https://api.anthropic.com"),
       "ANTHROPIC_API_KEY"};
 }
 
 ModelRegistry ModelRegistry::from_environment(Environment environment) {
   ModelRegistry registry{std::move(environment)};
-  if (auto file = registry.environment_("EMBER_CONFIG"); file && !file->empty()) {
-    ConfigFile config = ConfigReader{*file}.read();
-    for (auto& [name, provider] : config.providers)
-      registry.providers_[name] = std::move(provider);
-    for (auto& [id, price] : config.prices)
-      registry.prices_[id] = price;
-  }
+  if (auto file = registry.environment_("EMBER_CONFIG"); file && !file->empty())
+    return from_file(*file, registry.environment_);
   return registry;
 }
 
 ModelRegistry ModelRegistry::from_file(const std::filesystem::path& config_file,
                                        Environment environment) {
   ModelRegistry registry{std::move(environment)};
+  // Read and checked whole before any of it is applied.
   ConfigFile config = ConfigReader{config_file}.read();
   for (auto& [name, provider] : config.providers)
     registry.providers_[name] = std::move(provider);
@@ -178,7 +174,9 @@ void ModelRegistry::set_price(const std::string& model_id, Price price) {
   prices_[model_id] = price;
 }
 
-void ModelRegistry::set_client_options(ClientOptions options) { client_ = std::move(options); }
+void ModelRegistry::set_client_options(ClientOptions options) {
+  client_ = std::move(options);
+}
 
 OperatorRef ModelRegistry::model(std::string_view id, ModelParameters parameters) const {
   auto colon = id.find(':');
@@ -204,8 +202,10 @@ OperatorRef ModelRegistry::model(std::string_view id, ModelParameters parameters
   if (const std::string& variable = provider->second.api_key_env; !variable.empty()) {
     auto key = environment_(variable);
     if (!key || key->empty())
-      throw ModelConfigError("model '" + std::string{id} + "' needs an API key in the environment "
-                             "variable " + variable + ", which is not set");
+      throw ModelConfigError("model '" + std::string{id} +
+                             "' needs an API key in the environment "
+                             "variable " +
+                             variable + ", which is not set");
     config.endpoint.api_key = *key;
   }
   if (auto price = prices_.find(id); price != prices_.end())
@@ -213,8 +213,12 @@ OperatorRef ModelRegistry::model(std::string_view id, ModelParameters parameters
   return chat_model(std::move(config));
 }
 
-UsageSnapshot ModelRegistry::usage() const { return usage_->snapshot(); }
+UsageSnapshot ModelRegistry::usage() const {
+  return usage_->snapshot();
+}
 
-void ModelRegistry::reset_usage() { usage_->reset(); }
+void ModelRegistry::reset_usage() {
+  usage_->reset();
+}
 
 } // namespace ember::models

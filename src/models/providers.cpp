@@ -34,7 +34,8 @@ BaseUrl parse_base_url(std::string_view url, std::string_view id) {
     base.host = std::string{authority.substr(0, colon)};
     base.port = std::string{authority.substr(colon + 1)};
     int port = 0;
-    auto [end, error] = std::from_chars(base.port.data(), base.port.data() + base.port.size(), port);
+    auto [end, error] =
+        std::from_chars(base.port.data(), base.port.data() + base.port.size(), port);
     if (error != std::errc{} || end != base.port.data() + base.port.size() || port <= 0 ||
         port > 65535)
       throw refuse("has an invalid port");

@@ -51,9 +51,9 @@ ScriptedReply ok(const std::string& text, int in, int out) {
 TEST_CASE("an unknown model id is an error naming it, before any request", "[models][registry]") {
   ModelRegistry registry{environment({{"OPENAI_API_KEY", "k"}})};
   CHECK_THROWS_AS(registry.model("nowhere:model-x"), ModelConfigError);
-  CHECK_THROWS_WITH(registry.model("nowhere:model-x"),
-                    Contains("nowhere:model-x") && Contains("no provider 'nowhere'") &&
-                        Contains("anthropic, openai"));
+  CHECK_THROWS_WITH(registry.model("nowhere:model-x"), Contains("nowhere:model-x") &&
+                                                           Contains("no provider 'nowhere'") &&
+                                                           Contains("anthropic, openai"));
   CHECK_THROWS_WITH(registry.model("gpt-4o-mini"),
                     Contains("gpt-4o-mini") && Contains("provider:model"));
 }
@@ -74,10 +74,11 @@ TEST_CASE("an https endpoint is an error saying this build has no TLS", "[models
                     Contains("https://api.openai.com/v1") && Contains("no TLS"));
 }
 
-TEST_CASE("OPENAI_BASE_URL and OPENAI_API_KEY point openai: ids at a server", "[models][registry]") {
+TEST_CASE("OPENAI_BASE_URL and OPENAI_API_KEY point openai: ids at a server",
+          "[models][registry]") {
   TestServer server{[](const ReceivedRequest&, int) { return ok("hi", 1, 1); }};
-  ModelRegistry registry{environment({{"OPENAI_API_KEY", "sk-test"},
-                                      {"OPENAI_BASE_URL", server.base_url("/v1")}})};
+  ModelRegistry registry{
+      environment({{"OPENAI_API_KEY", "sk-test"}, {"OPENAI_BASE_URL", server.base_url("/v1")}})};
   auto model = registry.model("openai:gpt-4o-mini");
   CHECK(model.name() == "openai:gpt-4o-mini");
   CHECK(model(Record{{"prompt", "q"}}).get<std::string>("text") == "hi");
@@ -98,7 +99,8 @@ TEST_CASE("a malformed configuration file is an error naming the file and the li
 
 TEST_CASE("a configuration file with a wrong field names the file and the field",
           "[models][registry][config]") {
-  ConfigFile bad_protocol{R"({"providers": {"local": {"protocol": "grpc", "base_url": "http://x"}}})"};
+  ConfigFile bad_protocol{
+      R"({"providers": {"local": {"protocol": "grpc", "base_url": "http://x"}}})"};
   CHECK_THROWS_WITH(ModelRegistry::from_file(bad_protocol.path, environment({})),
                     Contains(bad_protocol.path.string()) && Contains("providers.local.protocol") &&
                         Contains("grpc"));
@@ -114,7 +116,8 @@ TEST_CASE("a named provider from the configuration needs the key variable it nam
   ConfigFile file{R"({"providers": {"local": {"protocol": "openai",
       "base_url": "http://127.0.0.1:9/v1", "api_key_env": "LOCAL_KEY"}}})"};
   auto registry = ModelRegistry::from_file(file.path, environment({}));
-  CHECK_THROWS_WITH(registry.model("local:llama"), Contains("local:llama") && Contains("LOCAL_KEY"));
+  CHECK_THROWS_WITH(registry.model("local:llama"),
+                    Contains("local:llama") && Contains("LOCAL_KEY"));
 }
 
 TEST_CASE("usage sums tokens per model with cost from the price table, and resets",
@@ -149,17 +152,16 @@ TEST_CASE("usage sums tokens per model with cost from the price table, and reset
 }
 
 TEST_CASE("a registry model serves a NON ensemble and majority vote", "[models][registry][non]") {
-  TestServer server{[](const ReceivedRequest&, int index) {
-    return ok(index == 1 ? "Lyon" : "Paris", 1, 1);
-  }};
+  TestServer server{
+      [](const ReceivedRequest&, int index) { return ok(index == 1 ? "Lyon" : "Paris", 1, 1); }};
   ModelRegistry registry{environment({})};
   registry.add_provider("local", {models::Protocol::openai, server.base_url("/v1"), ""});
   auto model = registry.model("local:m");
   auto ensemble = make_operator<non::UniformEnsemble>(model, 3);
   auto vote = make_operator<non::MostCommon>();
   Record responses = ensemble(Record{{"query", "Capital of France?"}});
-  Record verdict = vote(Record{{"query", "Capital of France?"},
-                               {"responses", responses.at("responses")}});
+  Record verdict =
+      vote(Record{{"query", "Capital of France?"}, {"responses", responses.at("responses")}});
   CHECK(verdict.get<std::string>("final_answer") == "Paris");
   CHECK(server.received().size() == 3);
   CHECK(registry.usage()["local:m"].calls == 3);

@@ -17,7 +17,9 @@ ScriptedReply status(int code, std::string body = "{}") {
   return reply;
 }
 
-ScriptedReply ok(const std::string& text) { return status(200, openai_reply(text, 1, 1)); }
+ScriptedReply ok(const std::string& text) {
+  return status(200, openai_reply(text, 1, 1));
+}
 
 } // namespace
 
@@ -67,9 +69,8 @@ TEST_CASE("a 429 waits for its Retry-After seconds before the next attempt", "[m
 
 TEST_CASE("backoff grows exponentially up to its cap", "[models][retry]") {
   // jitter 1: the delays are the ceilings 40, 80, 160 (capped at 100) ms.
-  TestServer server{[](const ReceivedRequest&, int index) {
-    return index < 3 ? status(502) : ok("done");
-  }};
+  TestServer server{
+      [](const ReceivedRequest&, int index) { return index < 3 ? status(502) : ok("done"); }};
   auto config = local_model(server);
   config.client.retry.backoff_base = 40ms;
   config.client.retry.backoff_cap = 100ms;
@@ -83,10 +84,12 @@ TEST_CASE("backoff grows exponentially up to its cap", "[models][retry]") {
   CHECK(requests[3].at - requests[2].at >= 100ms);
 }
 
-TEST_CASE("a 400 is not retried and its error names the model, the status and the provider's message",
+TEST_CASE("a 400 is not retried and names the model, the status and the provider's message",
           "[models][retry]") {
   TestServer server{[](const ReceivedRequest&, int) {
-    return status(400, R"({"error": {"message": "max_tokens is too large", "type": "invalid_request_error"}})");
+    return status(
+        400,
+        R"({"error": {"message": "max_tokens is too large", "type": "invalid_request_error"}})");
   }};
   auto model = models::chat_model(local_model(server));
   auto call = [&] { model(Record{{"prompt", "q"}}); };
@@ -144,7 +147,9 @@ TEST_CASE("a refused connection is retried, then named in the error", "[models][
   config.client.retry.max_attempts = 3;
   config.client.retry.jitter = [] { return 0.0; };
   auto model = models::chat_model(config);
-  CHECK_THAT(error_of([&] { model(Record{{"prompt", "q"}}); }),
+  CHECK_THAT(error_of([&] {
+               model(Record{{"prompt", "q"}});
+             }),
              Catch::Contains("local:nobody") && Catch::Contains("after 3 attempt(s)") &&
                  Catch::Contains("connecting to 127.0.0.1"));
 }
@@ -152,7 +157,9 @@ TEST_CASE("a refused connection is retried, then named in the error", "[models][
 TEST_CASE("a reply that is not JSON fails at once and says so", "[models][retry]") {
   TestServer server{[](const ReceivedRequest&, int) { return status(200, R"({"choices": [)"); }};
   auto model = models::chat_model(local_model(server));
-  CHECK_THAT(error_of([&] { model(Record{{"prompt", "q"}}); }),
+  CHECK_THAT(error_of([&] {
+               model(Record{{"prompt", "q"}});
+             }),
              Catch::Contains("local:test-model") && Catch::Contains("not valid JSON"));
   CHECK(server.received().size() == 1);
 }
@@ -160,7 +167,9 @@ TEST_CASE("a reply that is not JSON fails at once and says so", "[models][retry]
 TEST_CASE("a reply without the answer field names the field it lacks", "[models][retry]") {
   TestServer server{[](const ReceivedRequest&, int) { return status(200, R"({"choices": []})"); }};
   auto model = models::chat_model(local_model(server));
-  CHECK_THAT(error_of([&] { model(Record{{"prompt", "q"}}); }),
+  CHECK_THAT(error_of([&] {
+               model(Record{{"prompt", "q"}});
+             }),
              Catch::Contains("choices[0].message.content"));
 }
 

@@ -20,9 +20,8 @@ inline models::ChatModelConfig local_model(const TestServer& server,
   config.id = "local:test-model";
   config.model = "test-model";
   // Anthropic's base URL has no /v1: the protocol adds /v1/messages.
-  config.endpoint = {protocol,
-                     server.base_url(protocol == models::Protocol::anthropic ? "" : "/v1"),
-                     "test-key"};
+  config.endpoint = {
+      protocol, server.base_url(protocol == models::Protocol::anthropic ? "" : "/v1"), "test-key"};
   config.client.retry.backoff_base = std::chrono::milliseconds{1};
   config.client.retry.backoff_cap = std::chrono::milliseconds{4};
   config.client.retry.jitter = [] { return 0.0; };
@@ -59,7 +58,8 @@ std::string error_of(Call&& call) {
 }
 
 /// The ModelRequestError in the chain of `error`, or nullptr.
-inline std::shared_ptr<models::ModelRequestError> find_request_error(const std::exception_ptr& error) {
+inline std::shared_ptr<models::ModelRequestError>
+find_request_error(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
   } catch (const models::ModelRequestError& e) {

@@ -30,6 +30,8 @@ struct TestServer::State {
   Script script;
   asio::io_context context{1};
   tcp::acceptor acceptor{context, tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
+  // Read once here: the server thread uses the acceptor from now on.
+  unsigned short port = acceptor.local_endpoint().port();
   std::thread thread;
 
   mutable std::mutex mutex;
@@ -62,8 +64,11 @@ struct TestServer::State {
       auto [read_error, read_bytes] = co_await http::async_read(socket, buffer, request, no_throw);
       if (read_error)
         break;
-      ReceivedRequest seen{std::string{request.target()}, request.body(), {},
-                           std::chrono::steady_clock::now(), connection};
+      ReceivedRequest seen{std::string{request.target()},
+                           request.body(),
+                           {},
+                           std::chrono::steady_clock::now(),
+                           connection};
       for (const auto& field : request) {
         std::string name{field.name_string()};
         std::transform(name.begin(), name.end(), name.begin(), ::tolower);
@@ -138,7 +143,7 @@ TestServer::~TestServer() {
 }
 
 std::string TestServer::base_url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(state_->acceptor.local_endpoint().port()) + path;
+  return "http://127.0.0.1:" + std::to_string(state_->port) + path;
 }
 
 int TestServer::connections_accepted() const {
@@ -181,8 +186,8 @@ std::string anthropic_reply(const std::string& text, int input_tokens, int outpu
       {"type", "message"},
       {"role", "assistant"},
       {"content", boost::json::array{boost::json::object{{"type", "text"}, {"text", text}}}},
-      {"usage", boost::json::object{{"input_tokens", input_tokens},
-                                    {"output_tokens", output_tokens}}}};
+      {"usage",
+       boost::json::object{{"input_tokens", input_tokens}, {"output_tokens", output_tokens}}}};
   return boost::json::serialize(reply);
 }
 

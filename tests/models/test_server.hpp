@@ -64,8 +64,7 @@ private:
 };
 
 /// An OpenAI chat completion carrying `text` and the usage counts.
-std::string openai_reply(const std::string& text, int prompt_tokens = 0,
-                         int completion_tokens = 0);
+std::string openai_reply(const std::string& text, int prompt_tokens = 0, int completion_tokens = 0);
 /// An Anthropic message carrying `text` and the usage counts.
 std::string anthropic_reply(const std::string& text, int input_tokens = 0, int output_tokens = 0);
 /// The prompt of an OpenAI or Anthropic request body (messages[0].content).

@@ -34,7 +34,8 @@ TestServer echo_server(std::chrono::milliseconds delay = 0ms) {
 
 TEST_CASE("an OpenAI-compatible model sends a chat completion and reads the answer",
           "[models][openai]") {
-  TestServer server{[](const ReceivedRequest&, int) { return answer(openai_reply("Paris", 12, 3)); }};
+  TestServer server{
+      [](const ReceivedRequest&, int) { return answer(openai_reply("Paris", 12, 3)); }};
   auto config = local_model(server);
   config.parameters.temperature = 0.5;
   auto model = models::chat_model(config);
@@ -214,7 +215,9 @@ TEST_CASE("fail_fast cuts the other requests of a batch and closes their connect
   auto model = models::chat_model(config);
   auto scope = xcs::execution_options({.max_workers = 4});
   auto begin = std::chrono::steady_clock::now();
-  CHECK_THAT(error_of([&] { xcs::vmap(model)(Record{{"prompt", List{"a", "b", "c", "bad"}}}); }),
+  CHECK_THAT(error_of([&] {
+               xcs::vmap(model)(Record{{"prompt", List{"a", "b", "c", "bad"}}});
+             }),
              Catch::Contains("bad prompt"));
   CHECK(std::chrono::steady_clock::now() - begin < 2s);
   CHECK(server.wait_unanswered_connection_closed(2s));

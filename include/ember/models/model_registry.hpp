@@ -28,6 +28,8 @@ struct ProviderConfig {
   std::string api_key_env;
 };
 
+/// Copies share the usage sums; the models a registry made keep adding to
+/// them after it is gone.
 class ModelRegistry {
 public:
   /// Providers "openai" (OPENAI_API_KEY, OPENAI_BASE_URL, default
