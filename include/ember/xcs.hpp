@@ -26,3 +26,4 @@
 #include "ember/xcs/tracer/execution_trace.hpp"
 #include "ember/xcs/tracer/structural_jit.hpp"
 #include "ember/core/non.hpp"
+#include "ember/models.hpp"
