@@ -4,5 +4,7 @@
 
 #include "ember/models/chat_model.hpp"
 #include "ember/models/errors.hpp"
+#include "ember/models/fallback.hpp"
 #include "ember/models/model_registry.hpp"
+#include "ember/models/rate_limiter.hpp"
 #include "ember/models/usage.hpp"
