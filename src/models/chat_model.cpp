@@ -76,9 +76,35 @@ private:
 
   const ChatModelConfig& config() const { return model_->config; }
 
+  // Every attempt, retries included, first reserves its place under the
+  // model's rate limit and waits on the call's timer when it must.
   void attempt() {
     if (stopped_)
       return;
+    const auto& limiter = config().rate_limiter;
+    sent_ = false;
+    if (!limiter)
+      return send();
+    reservation_ = limiter->reserve(estimated_tokens());
+    if (reservation_->wait <= RateLimiter::Clock::duration::zero())
+      return send();
+    timer_.expires_after(reservation_->wait);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+      if (!error)
+        self->send();
+    });
+  }
+
+  // The prompt's bytes / 4 (about a token each) plus the longest answer.
+  std::int64_t estimated_tokens() const {
+    return static_cast<std::int64_t>(request_.body.size() / 4) +
+           config().parameters.max_tokens.value_or(256);
+  }
+
+  void send() {
+    if (stopped_)
+      return;
+    sent_ = true;
     ++attempts_;
     exchange_ = detail::http_exchange(
         context_, request_, model_->limits,
@@ -90,6 +116,8 @@ private:
       return;
     stopped_ = true;
     timer_.cancel();
+    if (reservation_ && !sent_)
+      config().rate_limiter->cancel(*reservation_); // it never went: give it back
     detail::cancel(exchange_.lock()); // closes the connection: the server sees it go
     done_.fail(std::make_exception_ptr(TimeoutError(
         "model '" + config().id + "': the call was stopped (deadline or cancellation) after " +
@@ -129,6 +157,8 @@ private:
     if (config().usage)
       config().usage->record(config().id, answer.prompt_tokens, answer.completion_tokens,
                              config().price);
+    if (reservation_)
+      config().rate_limiter->settle(*reservation_, answer.prompt_tokens + answer.completion_tokens);
     stopped_ = true;
     done_.succeed(Record{{"text", std::move(answer.text)},
                          {"prompt_tokens", answer.prompt_tokens},
@@ -178,6 +208,9 @@ private:
   std::weak_ptr<detail::HttpExchange> exchange_;
   int attempts_ = 0;
   bool stopped_ = false;
+  // The current attempt's place under the rate limit, and whether it was sent.
+  std::optional<RateLimiter::Reservation> reservation_;
+  bool sent_ = false;
   std::optional<std::stop_callback<Cut>> stop_callback_;
 };
 
@@ -193,6 +226,19 @@ public:
   explicit ChatModel(std::shared_ptr<const ModelState> model)
       : AsyncOperator(model->config.id, chat_specification(), OperatorKind::io),
         model_(std::move(model)) {}
+
+  /// Everything that changes the answer but the inputs, for the persistent cache.
+  std::string persistent_identity() const override {
+    const ChatModelConfig& c = model_->config;
+    std::string identity = c.id + "|" +
+                           (c.endpoint.protocol == Protocol::openai ? "openai" : "anthropic") +
+                           "|" + c.endpoint.base_url + "|" + c.model;
+    if (c.parameters.temperature)
+      identity += "|temperature=" + std::to_string(*c.parameters.temperature);
+    if (c.parameters.max_tokens)
+      identity += "|max_tokens=" + std::to_string(*c.parameters.max_tokens);
+    return identity;
+  }
 
   void start(const Record& inputs, Completion done) const override {
     auto request =

@@ -35,6 +35,7 @@ std::string position(const std::string& text, std::size_t offset) {
 struct ConfigFile {
   std::map<std::string, ProviderConfig, std::less<>> providers;
   std::map<std::string, Price, std::less<>> prices;
+  std::map<std::string, RateLimit, std::less<>> rate_limits;
 };
 
 class ConfigReader {
@@ -66,8 +67,12 @@ public:
       } else if (key == "prices") {
         for (const auto& [id, entry] : object(value, "prices"))
           config.prices[std::string{id}] = price("prices." + std::string{id}, entry);
+      } else if (key == "rate_limits") {
+        for (const auto& [id, entry] : object(value, "rate_limits"))
+          config.rate_limits[std::string{id}] = rate_limit("rate_limits." + std::string{id}, entry);
       } else {
-        throw error("has an unknown key '" + std::string{key} + "' (expected providers, prices)");
+        throw error("has an unknown key '" + std::string{key} +
+                    "' (expected providers, prices, rate_limits)");
       }
     }
     return config;
@@ -125,6 +130,16 @@ private:
     return provider;
   }
 
+  RateLimit rate_limit(const std::string& where, const json::value& value) const {
+    const json::object& entry = object(value, where);
+    for (const auto& [key, ignored] : entry)
+      if (key != "requests_per_minute" && key != "tokens_per_minute")
+        throw error(where + " has an unknown key '" + std::string{key} +
+                    "' (expected requests_per_minute, tokens_per_minute)");
+    return RateLimit{number(entry, "requests_per_minute", where),
+                     number(entry, "tokens_per_minute", where)};
+  }
+
   Price price(const std::string& where, const json::value& value) const {
     const json::object& entry = object(value, where);
     return Price{number(entry, "input_per_million", where),
@@ -163,6 +178,8 @@ ModelRegistry ModelRegistry::from_file(const std::filesystem::path& config_file,
     registry.providers_[name] = std::move(provider);
   for (auto& [id, price] : config.prices)
     registry.prices_[id] = price;
+  for (auto& [id, limit] : config.rate_limits)
+    registry.set_rate_limit(id, limit);
   return registry;
 }
 
@@ -172,6 +189,10 @@ void ModelRegistry::add_provider(const std::string& name, ProviderConfig provide
 
 void ModelRegistry::set_price(const std::string& model_id, Price price) {
   prices_[model_id] = price;
+}
+
+void ModelRegistry::set_rate_limit(const std::string& model_id, RateLimit limit) {
+  rate_limiters_[model_id] = std::make_shared<RateLimiter>(model_id, limit);
 }
 
 void ModelRegistry::set_client_options(ClientOptions options) {
@@ -198,7 +219,8 @@ OperatorRef ModelRegistry::model(std::string_view id, ModelParameters parameters
                          .parameters = parameters,
                          .client = client_,
                          .usage = usage_,
-                         .price = std::nullopt};
+                         .price = std::nullopt,
+                         .rate_limiter = nullptr};
   if (const std::string& variable = provider->second.api_key_env; !variable.empty()) {
     auto key = environment_(variable);
     if (!key || key->empty())
@@ -210,6 +232,8 @@ OperatorRef ModelRegistry::model(std::string_view id, ModelParameters parameters
   }
   if (auto price = prices_.find(id); price != prices_.end())
     config.price = price->second;
+  if (auto limiter = rate_limiters_.find(id); limiter != rate_limiters_.end())
+    config.rate_limiter = limiter->second;
   return chat_model(std::move(config));
 }
 

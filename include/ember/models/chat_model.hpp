@@ -12,6 +12,7 @@
 #include <string>
 
 #include "ember/core/registry/operator/base/operator_ref.hpp"
+#include "ember/models/rate_limiter.hpp"
 #include "ember/models/usage.hpp"
 
 namespace ember::models {
@@ -66,6 +67,9 @@ struct ChatModelConfig {
   ClientOptions client;
   std::shared_ptr<UsageLedger> usage; ///< may be null: usage is not recorded
   std::optional<Price> price;
+  /// May be null: no limit. Shared by the models of one id (see
+  /// ModelRegistry::set_rate_limit).
+  std::shared_ptr<RateLimiter> rate_limiter;
 };
 
 /// The operator for `config`. Throws ModelConfigError for a base_url it cannot

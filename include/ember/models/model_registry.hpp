@@ -49,6 +49,10 @@ public:
   /// Adds or replaces the provider `name` (the part of an id before ':').
   void add_provider(const std::string& name, ProviderConfig provider);
   void set_price(const std::string& model_id, Price price);
+  /// Limits the calls of `model_id`: the models of that id this registry
+  /// makes after share one RateLimiter. Throws ModelConfigError for a
+  /// negative or non-finite limit. In the file: "rate_limits".
+  void set_rate_limit(const std::string& model_id, RateLimit limit);
   void set_client_options(ClientOptions options);
   const ClientOptions& client_options() const noexcept { return client_; }
 
@@ -65,6 +69,7 @@ private:
   Environment environment_;
   std::map<std::string, ProviderConfig, std::less<>> providers_;
   std::map<std::string, Price, std::less<>> prices_;
+  std::map<std::string, std::shared_ptr<RateLimiter>, std::less<>> rate_limiters_;
   ClientOptions client_;
   std::shared_ptr<UsageLedger> usage_;
 };
