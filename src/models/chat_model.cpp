@@ -29,6 +29,7 @@ struct ModelState {
   ChatModelConfig config;
   detail::BaseUrl base;
   detail::TransportLimits limits;
+  std::shared_ptr<boost::asio::ssl::context> tls; ///< null for http://
 };
 
 double random_unit() {
@@ -143,6 +144,9 @@ private:
                                 " (not retried): " + detail::provider_error_message(result.body)));
     case HttpResult::Outcome::connection_failed:
     case HttpResult::Outcome::timed_out: return retry_or_fail(0, result.error, "", std::nullopt);
+    case HttpResult::Outcome::tls_failed: // a certificate does not get better by retrying
+      return fail(
+          ModelRequestError(config().id, 0, "", "model '" + config().id + "': " + result.error));
     case HttpResult::Outcome::cancelled: return; // only cut() cancels, and it has answered
     }
   }
@@ -243,6 +247,7 @@ public:
   void start(const Record& inputs, Completion done) const override {
     auto request =
         detail::chat_request(model_->config, model_->base, inputs.get<std::string>("prompt"));
+    request.tls = model_->tls;
     std::make_shared<ModelCall>(model_, xcs::io_context(), std::move(request), std::move(done))
         ->start();
   }
@@ -262,8 +267,16 @@ OperatorRef chat_model(ChatModelConfig config) {
   auto base = detail::parse_base_url(config.endpoint.base_url, config.id);
   detail::TransportLimits limits{config.client.max_connections_per_host,
                                  config.client.connect_timeout, config.client.read_timeout};
-  return make_operator<ChatModel>(
-      std::make_shared<const ModelState>(ModelState{std::move(config), std::move(base), limits}));
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  if (base.tls) {
+    try {
+      tls = detail::make_tls_context(config.endpoint.ca_file);
+    } catch (const std::exception& error) {
+      throw ModelConfigError("model '" + config.id + "': " + error.what());
+    }
+  }
+  return make_operator<ChatModel>(std::make_shared<const ModelState>(
+      ModelState{std::move(config), std::move(base), limits, std::move(tls)}));
 }
 
 } // namespace ember::models

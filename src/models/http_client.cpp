@@ -4,10 +4,16 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <openssl/ssl.h>
 
 #include <deque>
 #include <map>
@@ -16,15 +22,25 @@
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace ember::models::detail {
 namespace {
 
-/// One keep-alive connection. Bytes read past a reply stay in `buffer`.
+/// One keep-alive connection, plain or TLS. Bytes read past a reply stay in
+/// `buffer`.
 struct Connection {
-  explicit Connection(asio::io_context& context) : stream(context) {}
-  beast::tcp_stream stream;
+  Connection(asio::io_context& context, ssl::context* tls) {
+    if (tls != nullptr)
+      secure.emplace(context, *tls);
+    else
+      plain.emplace(context);
+  }
+  beast::tcp_stream& tcp() { return secure ? secure->next_layer() : *plain; }
+
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
   bool connected = false;
 };
@@ -33,8 +49,9 @@ using Grant = std::function<void(std::unique_ptr<Connection>)>;
 
 void close(Connection& connection) {
   beast::error_code ignored;
-  connection.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  connection.stream.close();
+  // No TLS close_notify: the connection is being dropped, not ended politely.
+  connection.tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  connection.tcp().close();
 }
 
 /// Idle connections and the queue for one, per host:port. An Asio service:
@@ -50,13 +67,13 @@ public:
   /// Hands `grant` a connection: an idle one, a new one while the host has
   /// fewer than `bound` open, or the next one released. `tag` names the
   /// waiter for forget().
-  void acquire(asio::io_context& context, const std::string& key, std::size_t bound,
-               const void* tag, Grant grant) {
+  void acquire(asio::io_context& context, const std::string& key, ssl::context* tls,
+               std::size_t bound, const void* tag, Grant grant) {
     Host& host = hosts_[key];
     while (!host.idle.empty()) {
       auto connection = std::move(host.idle.back());
       host.idle.pop_back();
-      if (connection->stream.socket().is_open()) {
+      if (connection->tcp().socket().is_open()) {
         grant(std::move(connection));
         return;
       }
@@ -64,9 +81,10 @@ public:
     }
     if (host.open < bound) {
       ++host.open;
-      grant(std::make_unique<Connection>(context));
+      grant(std::make_unique<Connection>(context, tls));
       return;
     }
+    host.tls = tls;
     host.waiting.emplace_back(tag, std::move(grant));
   }
 
@@ -81,7 +99,7 @@ public:
   void release(asio::io_context& context, const std::string& key,
                std::unique_ptr<Connection> connection, bool reusable) {
     Host& host = hosts_[key];
-    if (!reusable || !connection->stream.socket().is_open()) {
+    if (!reusable || !connection->tcp().socket().is_open()) {
       close(*connection);
       connection.reset();
       --host.open;
@@ -95,7 +113,7 @@ public:
     host.waiting.pop_front();
     if (!connection) {
       ++host.open;
-      connection = std::make_unique<Connection>(context);
+      connection = std::make_unique<Connection>(context, host.tls);
     }
     // Posted: the releasing exchange is still on the stack.
     asio::post(context, [grant = std::move(grant), connection = std::move(connection)]() mutable {
@@ -107,7 +125,8 @@ public:
 
 private:
   struct Host {
-    std::size_t open = 0; // idle + lent out + being granted
+    std::size_t open = 0;        // idle + lent out + being granted
+    ssl::context* tls = nullptr; // the key names it, so it is the same for every waiter
     std::vector<std::unique_ptr<Connection>> idle;
     std::deque<std::pair<const void*, Grant>> waiting;
   };
@@ -119,7 +138,16 @@ private:
 bool stale_connection_error(const beast::error_code& error) {
   return error == http::error::end_of_stream || error == asio::error::eof ||
          error == asio::error::connection_reset || error == asio::error::broken_pipe ||
-         error == asio::error::connection_aborted;
+         error == asio::error::connection_aborted || error == ssl::error::stream_truncated;
+}
+
+/// Connections are shared only between requests with the same TLS context
+/// (the same trust) or both plain.
+std::string pool_key(const HttpRequest& request) {
+  std::string key = request.host + ":" + request.port;
+  if (request.tls)
+    key += " tls@" + std::to_string(reinterpret_cast<std::uintptr_t>(request.tls.get()));
+  return key;
 }
 
 HttpResult failure(HttpResult::Outcome outcome, std::string error) {
@@ -136,12 +164,12 @@ public:
   HttpExchange(asio::io_context& context, HttpRequest request, TransportLimits limits,
                std::function<void(HttpResult)> on_done)
       : context_(context), pool_(asio::use_service<ConnectionPool>(context)),
-        key_(request.host + ":" + request.port), request_(std::move(request)), limits_(limits),
+        key_(pool_key(request)), request_(std::move(request)), limits_(limits),
         on_done_(std::move(on_done)), resolver_(context) {}
 
   void begin() {
     queued_ = true;
-    pool_.acquire(context_, key_, limits_.max_connections_per_host, this,
+    pool_.acquire(context_, key_, request_.tls.get(), limits_.max_connections_per_host, this,
                   [self = shared_from_this()](std::unique_ptr<Connection> connection) {
                     self->on_connection(std::move(connection));
                   });
@@ -196,22 +224,52 @@ private:
   }
 
   void connect(std::vector<tcp::endpoint> endpoints) {
-    connection_->stream.expires_after(limits_.connect_timeout);
-    connection_->stream.async_connect(
+    connection_->tcp().expires_after(limits_.connect_timeout);
+    connection_->tcp().async_connect(
         endpoints, [self = shared_from_this()](const beast::error_code& error, const auto&) {
           if (self->finished_)
             return self->drop_connection(false);
           if (error)
-            return self->fail(error, "connecting to " + self->key_);
+            return self->fail(error, "connecting to " + self->address());
+          if (self->connection_->secure)
+            return self->handshake();
           self->connection_->connected = true;
           self->send();
         });
   }
 
+  void handshake() {
+    auto& stream = *connection_->secure;
+    // SNI for names (not for IP addresses, which SNI does not carry), and the
+    // certificate must name the host: a name or an IP subjectAltName.
+    beast::error_code not_an_address;
+    asio::ip::make_address(request_.host, not_an_address);
+    if (not_an_address)
+      SSL_set_tlsext_host_name(stream.native_handle(), request_.host.c_str());
+    stream.set_verify_mode(ssl::verify_peer);
+    stream.set_verify_callback(ssl::host_name_verification(request_.host));
+    stream.async_handshake(ssl::stream_base::client,
+                           [self = shared_from_this()](const beast::error_code& error) {
+                             if (self->finished_)
+                               return self->drop_connection(false);
+                             if (error) {
+                               self->drop_connection(false);
+                               return self->finish(failure(HttpResult::Outcome::tls_failed,
+                                                           "TLS handshake with " + self->address() +
+                                                               " failed: " + error.message()));
+                             }
+                             self->connection_->connected = true;
+                             self->send();
+                           });
+  }
+
+  std::string address() const { return request_.host + ":" + request_.port; }
+
   void send() {
     message_ = {http::verb::post, request_.target, 11};
+    bool default_port = request_.port == (request_.tls ? "443" : "80");
     message_.set(http::field::host,
-                 request_.port == "80" ? request_.host : request_.host + ":" + request_.port);
+                 default_port ? request_.host : request_.host + ":" + request_.port);
     message_.set(http::field::user_agent, "ember-xcs");
     message_.set(http::field::content_type, "application/json");
     message_.set(http::field::accept, "application/json");
@@ -220,37 +278,43 @@ private:
     message_.body() = request_.body;
     message_.keep_alive(true);
     message_.prepare_payload();
-    connection_->stream.expires_after(limits_.read_timeout);
-    http::async_write(connection_->stream, message_,
-                      [self = shared_from_this()](const beast::error_code& error, std::size_t) {
-                        if (self->finished_)
-                          return self->drop_connection(false);
-                        if (error)
-                          return self->fail(error, "sending the request to " + self->key_);
-                        self->read();
-                      });
+    connection_->tcp().expires_after(limits_.read_timeout);
+    auto sent = [self = shared_from_this()](const beast::error_code& error, std::size_t) {
+      if (self->finished_)
+        return self->drop_connection(false);
+      if (error)
+        return self->fail(error, "sending the request to " + self->address());
+      self->read();
+    };
+    if (connection_->secure)
+      http::async_write(*connection_->secure, message_, std::move(sent));
+    else
+      http::async_write(*connection_->plain, message_, std::move(sent));
   }
 
   void read() {
     parser_.emplace();
-    parser_->body_limit(64 * 1024 * 1024);
-    http::async_read(connection_->stream, connection_->buffer, *parser_,
-                     [self = shared_from_this()](const beast::error_code& error, std::size_t) {
-                       if (self->finished_)
-                         return self->drop_connection(false);
-                       if (error)
-                         return self->fail(error, "reading the reply from " + self->key_);
-                       auto& response = self->parser_->get();
-                       HttpResult result;
-                       result.outcome = HttpResult::Outcome::reply;
-                       result.status = static_cast<int>(response.result_int());
-                       result.body = std::move(response.body());
-                       result.retry_after = std::string{response[http::field::retry_after]};
-                       bool keep_alive = response.keep_alive();
-                       self->connection_->stream.expires_never();
-                       self->drop_connection(keep_alive);
-                       self->finish(std::move(result));
-                     });
+    parser_->body_limit(std::uint64_t{64} * 1024 * 1024);
+    auto received = [self = shared_from_this()](const beast::error_code& error, std::size_t) {
+      if (self->finished_)
+        return self->drop_connection(false);
+      if (error)
+        return self->fail(error, "reading the reply from " + self->address());
+      auto& response = self->parser_->get();
+      HttpResult result;
+      result.outcome = HttpResult::Outcome::reply;
+      result.status = static_cast<int>(response.result_int());
+      result.body = std::move(response.body());
+      result.retry_after = std::string{response[http::field::retry_after]};
+      bool keep_alive = response.keep_alive();
+      self->connection_->tcp().expires_never();
+      self->drop_connection(keep_alive);
+      self->finish(std::move(result));
+    };
+    if (connection_->secure)
+      http::async_read(*connection_->secure, connection_->buffer, *parser_, std::move(received));
+    else
+      http::async_read(*connection_->plain, connection_->buffer, *parser_, std::move(received));
   }
 
   void fail(const beast::error_code& error, const std::string& during) {
@@ -302,6 +366,21 @@ std::shared_ptr<HttpExchange> http_exchange(asio::io_context& context, HttpReque
       std::make_shared<HttpExchange>(context, std::move(request), limits, std::move(on_done));
   asio::post(context, [exchange] { exchange->begin(); });
   return exchange;
+}
+
+std::shared_ptr<ssl::context> make_tls_context(const std::string& ca_file) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  context->set_default_verify_paths();
+  if (!ca_file.empty()) {
+    beast::error_code error;
+    context->load_verify_file(ca_file, error);
+    if (error)
+      throw std::runtime_error("the CA file '" + ca_file +
+                               "' cannot be loaded: " + error.message());
+  }
+  return context;
 }
 
 void cancel(const std::shared_ptr<HttpExchange>& exchange) {

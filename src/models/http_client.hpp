@@ -21,6 +21,9 @@
 
 namespace boost::asio {
 class io_context;
+namespace ssl {
+class context;
+} // namespace ssl
 } // namespace boost::asio
 
 namespace ember::models::detail {
@@ -31,13 +34,22 @@ struct HttpRequest {
   std::string target; ///< path and query, e.g. "/v1/chat/completions"
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  /// Set: HTTPS with this context (see make_tls_context); null: plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
+
+/// A TLS client context that verifies servers against the system's
+/// certificate store (OpenSSL's default paths, which honour SSL_CERT_FILE)
+/// and, when `ca_file` is not empty, the certificates in that PEM file.
+/// Throws std::runtime_error naming `ca_file` when it cannot be loaded.
+std::shared_ptr<boost::asio::ssl::context> make_tls_context(const std::string& ca_file);
 
 struct HttpResult {
   enum class Outcome {
     reply,             ///< a whole response arrived (any status)
     connection_failed, ///< resolve, connect, write or read failed (reset, refused, cut)
     timed_out,         ///< connect or read timeout
+    tls_failed,        ///< the TLS handshake failed (e.g. certificate verification)
     cancelled          ///< cancel() closed the connection
   };
   Outcome outcome = Outcome::connection_failed;

@@ -114,9 +114,9 @@ private:
   ProviderConfig provider(const std::string& where, const json::value& value) const {
     const json::object& entry = object(value, where);
     for (const auto& [key, ignored] : entry)
-      if (key != "protocol" && key != "base_url" && key != "api_key_env")
+      if (key != "protocol" && key != "base_url" && key != "api_key_env" && key != "ca_file")
         throw error(where + " has an unknown key '" + std::string{key} +
-                    "' (expected protocol, base_url, api_key_env)");
+                    "' (expected protocol, base_url, api_key_env, ca_file)");
     ProviderConfig provider;
     std::string protocol = string(entry, "protocol", where, false);
     if (protocol.empty() || protocol == "openai")
@@ -127,6 +127,7 @@ private:
       throw error(where + ".protocol is '" + protocol + "', expected openai or anthropic");
     provider.base_url = string(entry, "base_url", where, true);
     provider.api_key_env = string(entry, "api_key_env", where, false);
+    provider.ca_file = string(entry, "ca_file", where, false);
     return provider;
   }
 
@@ -156,10 +157,10 @@ ModelRegistry::ModelRegistry(Environment environment)
       usage_(std::make_shared<UsageLedger>()) {
   providers_["openai"] = ProviderConfig{
       Protocol::openai, environment_("OPENAI_BASE_URL").value_or("https://api.openai.com/v1"),
-      "OPENAI_API_KEY"};
+      "OPENAI_API_KEY", ""};
   providers_["anthropic"] = ProviderConfig{
       Protocol::anthropic, environment_("ANTHROPIC_BASE_URL").value_or("https://api.anthropic.com"),
-      "ANTHROPIC_API_KEY"};
+      "ANTHROPIC_API_KEY", ""};
 }
 
 ModelRegistry ModelRegistry::from_environment(Environment environment) {
@@ -215,7 +216,8 @@ OperatorRef ModelRegistry::model(std::string_view id, ModelParameters parameters
   }
   ChatModelConfig config{.id = std::string{id},
                          .model = std::string{id.substr(colon + 1)},
-                         .endpoint = {provider->second.protocol, provider->second.base_url, ""},
+                         .endpoint = {provider->second.protocol, provider->second.base_url, "",
+                                      provider->second.ca_file},
                          .parameters = parameters,
                          .client = client_,
                          .usage = usage_,

@@ -18,18 +18,20 @@ BaseUrl parse_base_url(std::string_view url, std::string_view id) {
                             "' " + why);
   };
   constexpr std::string_view http = "http://";
-  if (url.starts_with("https://"))
-    throw refuse("uses https, but this build of ember-xcs has no TLS: use an http:// endpoint "
-                 "(e.g. a local proxy)");
-  if (!url.starts_with(http))
-    throw refuse("is not an http:// URL");
-  std::string_view rest = url.substr(http.size());
+  constexpr std::string_view https = "https://";
+  bool tls = url.starts_with(https);
+  if (!tls && !url.starts_with(http))
+    throw refuse("is not an http:// or https:// URL");
+  std::string_view rest = url.substr(tls ? https.size() : http.size());
   auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
   while (path.ends_with('/'))
     path.remove_suffix(1);
-  BaseUrl base{.host = std::string{authority}, .port = "80", .path = std::string{path}};
+  BaseUrl base{.tls = tls,
+               .host = std::string{authority},
+               .port = tls ? "443" : "80",
+               .path = std::string{path}};
   if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
     base.host = std::string{authority.substr(0, colon)};
     base.port = std::string{authority.substr(colon + 1)};

@@ -11,9 +11,10 @@
 
 namespace ember::models::detail {
 
-/// http://host[:port][/path] split up. Throws ModelConfigError naming `id`
-/// and the URL when it is not that (https: this build has no TLS).
+/// http[s]://host[:port][/path] split up. Throws ModelConfigError naming `id`
+/// and the URL when it is not that.
 struct BaseUrl {
+  bool tls = false;
   std::string host;
   std::string port;
   std::string path; ///< without a trailing '/', may be empty

@@ -67,11 +67,14 @@ TEST_CASE("a missing API key is an error naming the variable", "[models][registr
                     Contains("ANTHROPIC_API_KEY"));
 }
 
-TEST_CASE("an https endpoint is an error saying this build has no TLS", "[models][registry]") {
-  ModelRegistry registry{environment({{"OPENAI_API_KEY", "k"}})};
-  CHECK_THROWS_AS(registry.model("openai:gpt-4o-mini"), ModelConfigError);
-  CHECK_THROWS_WITH(registry.model("openai:gpt-4o-mini"),
-                    Contains("https://api.openai.com/v1") && Contains("no TLS"));
+TEST_CASE("a CA file that cannot be loaded is an error naming it, before any request",
+          "[models][registry][tls]") {
+  ModelRegistry registry{environment({})};
+  registry.add_provider(
+      "secure", {models::Protocol::openai, "https://127.0.0.1:9/v1", "", "/nonexistent/ca.pem"});
+  CHECK_THROWS_AS(registry.model("secure:m"), ModelConfigError);
+  CHECK_THROWS_WITH(registry.model("secure:m"),
+                    Contains("secure:m") && Contains("/nonexistent/ca.pem"));
 }
 
 TEST_CASE("OPENAI_BASE_URL and OPENAI_API_KEY point openai: ids at a server",
@@ -155,7 +158,7 @@ TEST_CASE("a registry model serves a NON ensemble and majority vote", "[models][
   TestServer server{
       [](const ReceivedRequest&, int index) { return ok(index == 1 ? "Lyon" : "Paris", 1, 1); }};
   ModelRegistry registry{environment({})};
-  registry.add_provider("local", {models::Protocol::openai, server.base_url("/v1"), ""});
+  registry.add_provider("local", {models::Protocol::openai, server.base_url("/v1"), "", ""});
   auto model = registry.model("local:m");
   auto ensemble = make_operator<non::UniformEnsemble>(model, 3);
   auto vote = make_operator<non::MostCommon>();

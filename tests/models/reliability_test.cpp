@@ -143,7 +143,7 @@ TEST_CASE("a refused connection is retried, then named in the error", "[models][
   models::ChatModelConfig config;
   config.id = "local:nobody";
   config.model = "nobody";
-  config.endpoint = {models::Protocol::openai, closed_url, ""};
+  config.endpoint = {models::Protocol::openai, closed_url, "", ""};
   config.client.retry.max_attempts = 3;
   config.client.retry.jitter = [] { return 0.0; };
   auto model = models::chat_model(config);

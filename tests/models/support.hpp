@@ -20,8 +20,9 @@ inline models::ChatModelConfig local_model(const TestServer& server,
   config.id = "local:test-model";
   config.model = "test-model";
   // Anthropic's base URL has no /v1: the protocol adds /v1/messages.
-  config.endpoint = {
-      protocol, server.base_url(protocol == models::Protocol::anthropic ? "" : "/v1"), "test-key"};
+  config.endpoint = {protocol,
+                     server.base_url(protocol == models::Protocol::anthropic ? "" : "/v1"),
+                     "test-key", ""};
   config.client.retry.backoff_base = std::chrono::milliseconds{1};
   config.client.retry.backoff_cap = std::chrono::milliseconds{4};
   config.client.retry.jitter = [] { return 0.0; };

@@ -41,13 +41,22 @@ public:
   /// `index` counts requests from 0 in arrival order.
   using Script = std::function<ScriptedReply(const ReceivedRequest& request, int index)>;
 
-  explicit TestServer(Script script);
+  enum class Transport { plain, tls };
+
+  /// With Transport::tls the server presents a self-signed certificate for
+  /// IP 127.0.0.1 made at start (certificate_file() holds it as PEM).
+  explicit TestServer(Script script, Transport transport = Transport::plain);
   ~TestServer();
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
 
-  /// http://127.0.0.1:<port><path>
+  /// http[s]://127.0.0.1:<port><path>
   std::string base_url(const std::string& path = "/v1") const;
+  /// The PEM file of a TLS server's certificate (empty for a plain server);
+  /// removed with the server.
+  std::string certificate_file() const;
+  /// TLS handshakes that failed (a client that refused the certificate).
+  int failed_handshakes() const;
 
   int connections_accepted() const;
   /// Most connections open at the same time.

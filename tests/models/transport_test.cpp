@@ -222,3 +222,33 @@ TEST_CASE("fail_fast cuts the other requests of a batch and closes their connect
   CHECK(std::chrono::steady_clock::now() - begin < 2s);
   CHECK(server.wait_unanswered_connection_closed(2s));
 }
+
+TEST_CASE("an https endpoint answers when its certificate is trusted through ca_file",
+          "[models][tls]") {
+  TestServer server{[](const ReceivedRequest& request, int) {
+                      return answer(openai_reply("secure: " + prompt_of(request)));
+                    },
+                    TestServer::Transport::tls};
+  auto config = local_model(server);
+  config.endpoint.ca_file = server.certificate_file();
+  REQUIRE(config.endpoint.base_url.starts_with("https://127.0.0.1:"));
+  auto model = models::chat_model(config);
+  CHECK(model(Record{{"prompt", "a"}}).get<std::string>("text") == "secure: a");
+  CHECK(model(Record{{"prompt", "b"}}).get<std::string>("text") == "secure: b");
+  CHECK(server.connections_accepted() == 1); // TLS connections are kept alive too
+}
+
+TEST_CASE("an https endpoint with an untrusted certificate fails at once naming the verification",
+          "[models][tls]") {
+  TestServer server{[](const ReceivedRequest&, int) { return answer(openai_reply("never")); },
+                    TestServer::Transport::tls};
+  auto config = local_model(server); // no ca_file: the system store does not know this server
+  auto model = models::chat_model(config);
+  CHECK_THAT(error_of([&] {
+               model(Record{{"prompt", "q"}});
+             }),
+             Catch::Contains("local:test-model") && Catch::Contains("TLS handshake") &&
+                 Catch::Contains("certificate verify failed"));
+  CHECK(server.received().empty());
+  CHECK(server.connections_accepted() == 1); // not retried
+}

@@ -24,10 +24,13 @@ enum class Protocol {
 };
 
 /// Where a provider is and how to authenticate. An empty api_key sends none.
+/// An https base_url verifies the server against the system's certificate
+/// store (and SSL_CERT_FILE), plus the PEM certificates in ca_file if set.
 struct Endpoint {
   Protocol protocol = Protocol::openai;
   std::string base_url;
   std::string api_key;
+  std::string ca_file;
 };
 
 /// Retries of 429, 5xx, connection failures and read timeouts: exponential
@@ -73,7 +76,7 @@ struct ChatModelConfig {
 };
 
 /// The operator for `config`. Throws ModelConfigError for a base_url it cannot
-/// use (not http://host[:port][/path], or https in a build without TLS).
+/// use (not http[s]://host[:port][/path]) or a ca_file it cannot load.
 OperatorRef chat_model(ChatModelConfig config);
 
 } // namespace ember::models

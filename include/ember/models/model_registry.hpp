@@ -20,12 +20,13 @@ namespace ember::models {
 /// Reads an environment variable; the default reads the process environment.
 using Environment = std::function<std::optional<std::string>(const std::string& name)>;
 
-/// A named provider: protocol, base URL and the variable holding its key
-/// (empty: the endpoint takes no key).
+/// A named provider: protocol, base URL, the variable holding its key
+/// (empty: the endpoint takes no key) and, for https, an extra CA file.
 struct ProviderConfig {
   Protocol protocol = Protocol::openai;
   std::string base_url;
   std::string api_key_env;
+  std::string ca_file;
 };
 
 /// Copies share the usage sums; the models a registry made keep adding to
