@@ -153,11 +153,16 @@ private:
 
   void answer(const HttpResult& result) {
     detail::ChatAnswer answer;
+    // The error leaves the catch block before it is delivered: the thread
+    // that reads it then holds its last reference, not this one.
+    std::exception_ptr error;
     try {
       answer = detail::read_chat_reply(config(), result.status, result.body);
     } catch (...) {
-      return fail_with(std::current_exception());
+      error = std::current_exception();
     }
+    if (error)
+      return fail_with(std::move(error));
     if (config().usage)
       config().usage->record(config().id, answer.prompt_tokens, answer.completion_tokens,
                              config().price);

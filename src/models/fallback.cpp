@@ -83,12 +83,16 @@ private:
                           call->name + ": every model failed: " + call->failures)));
                     },
                     call->done.stop_token()};
+    // The error leaves the catch block before it is delivered (see ModelCall).
+    std::exception_ptr error;
     try {
       auto checked = model->specification().validate_inputs(model.name(), call->inputs);
       static_cast<const AsyncOperator&>(*model).start(checked, next);
     } catch (...) {
-      next.fail(std::current_exception());
+      error = std::current_exception();
     }
+    if (error)
+      next.fail(std::move(error));
   }
 
   std::vector<OperatorRef> models_;

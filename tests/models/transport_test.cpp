@@ -160,8 +160,10 @@ TEST_CASE("the deadline cuts a request the server never answers and closes its c
   auto begin = std::chrono::steady_clock::now();
   CHECK_THROWS_AS(model(Record{{"prompt", "hello?"}}), TimeoutError);
   auto waited = std::chrono::steady_clock::now() - begin;
+  // At the deadline, not after the server's wait: the lateness itself is a
+  // figure for bench/, not a test (a loaded machine only adds to it).
   CHECK(waited >= 300ms);
-  CHECK(waited < 350ms);
+  CHECK(waited < 5s);
   CHECK(server.wait_unanswered_connection_closed(2s));
   CHECK(server.received().size() == 1);
 }
@@ -175,8 +177,10 @@ TEST_CASE("a call queued for a connection is cut by its deadline and gives its p
   auto config = local_model(server);
   config.client.max_connections_per_host = 1;
   auto model = models::chat_model(config);
+  // Catch2's assertions are not thread safe: the thread keeps what it saw.
+  std::string first_text;
   std::thread holder{[&] {
-    CHECK(model(Record{{"prompt", "slow"}}).get<std::string>("text") == "answer 0");
+    first_text = model(Record{{"prompt", "slow"}}).get<std::string>("text");
     first_answered = true;
   }};
   // The one connection is busy once the server has the slow request.
@@ -186,12 +190,12 @@ TEST_CASE("a call queued for a connection is cut by its deadline and gives its p
   REQUIRE(server.received().size() == 1);
   {
     auto scope = xcs::execution_options({.timeout_seconds = 0.2});
-    auto begin = std::chrono::steady_clock::now();
     CHECK_THROWS_AS(model(Record{{"prompt", "queued"}}), TimeoutError);
-    CHECK(std::chrono::steady_clock::now() - begin < 250ms);
   }
+  // Answered at its deadline, not when the connection came free.
   CHECK_FALSE(first_answered);
   holder.join();
+  CHECK(first_text == "answer 0");
   // The cut call left the queue: the next call gets the one connection.
   CHECK(model(Record{{"prompt", "next"}}).get<std::string>("text") == "answer 1");
   CHECK(server.connections_accepted() == 1);
