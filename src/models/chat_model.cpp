@@ -61,8 +61,9 @@ public:
   void start() {
     asio::post(context_, [self = shared_from_this()] { self->attempt(); });
     // The callback may run at once (stop already requested) or on the thread
-    // that requests the stop; it holds only a weak reference and posts, so it
-    // never completes the call on a thread that may hold the runtime's locks.
+    // that requests the stop; it holds only a weak reference, answers through
+    // the Completion (safe from a stop callback) and posts the closing of the
+    // connection to the I/O thread, which owns it.
     stop_callback_.emplace(done_.stop_token(), Cut{weak_from_this()});
   }
 
@@ -70,8 +71,14 @@ private:
   struct Cut {
     std::weak_ptr<ModelCall> call;
     void operator()() const {
-      if (auto self = call.lock())
-        asio::post(self->context_, [self] { self->cut(); });
+      auto self = call.lock();
+      if (!self)
+        return;
+      // Answer now, on the stopping thread (Completion allows it): a posted
+      // cut that never runs (the runtime shutting down) would otherwise
+      // release an undelivered Completion after the actor system is gone.
+      self->done_.fail(std::make_exception_ptr(self->stopped_error()));
+      asio::post(self->context_, [self] { self->cut(); });
     }
   };
 
@@ -120,9 +127,13 @@ private:
     if (reservation_ && !sent_)
       config().rate_limiter->cancel(*reservation_); // it never went: give it back
     detail::cancel(exchange_.lock()); // closes the connection: the server sees it go
-    done_.fail(std::make_exception_ptr(TimeoutError(
-        "model '" + config().id + "': the call was stopped (deadline or cancellation) after " +
-        std::to_string(attempts_) + " attempt(s); its request was cut")));
+    done_.fail(std::make_exception_ptr(stopped_error())); // Cut has answered already
+  }
+
+  /// Reads only the model's constant state: Cut calls it on another thread.
+  TimeoutError stopped_error() const {
+    return TimeoutError("model '" + config().id +
+                        "': the call was stopped (deadline or cancellation); its request was cut");
   }
 
   void on_result(HttpResult result) {

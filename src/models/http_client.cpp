@@ -252,6 +252,8 @@ private:
                            [self = shared_from_this()](const beast::error_code& error) {
                              if (self->finished_)
                                return self->drop_connection(false);
+                             if (error == beast::error::timeout) // slow, not refused: retried
+                               return self->fail(error, "TLS handshake with " + self->address());
                              if (error) {
                                self->drop_connection(false);
                                return self->finish(failure(HttpResult::Outcome::tls_failed,

@@ -226,7 +226,7 @@ struct TestServer::State {
       response.keep_alive(request.keep_alive());
       response.prepare_payload();
       auto [write_error, written] = co_await http::async_write(stream, response, no_throw);
-      if (write_error || !request.keep_alive())
+      if (write_error || !request.keep_alive() || reply.close_after)
         break;
     }
     std::lock_guard lock{mutex};

@@ -26,6 +26,9 @@ struct ScriptedReply {
   /// Answers only once this many requests have arrived (a latch; gives up
   /// after 5 s).
   int after_requests = 0;
+  /// Closes the connection right after the reply although it said keep-alive
+  /// (as a server whose idle timeout passed).
+  bool close_after = false;
 };
 
 struct ReceivedRequest {

@@ -256,3 +256,20 @@ TEST_CASE("an https endpoint with an untrusted certificate fails at once naming 
   CHECK(server.received().empty());
   CHECK(server.connections_accepted() == 1); // not retried
 }
+
+TEST_CASE("a pooled connection the server closed is replaced without using an attempt",
+          "[models][pool][retry]") {
+  TestServer server{[](const ReceivedRequest& request, int) {
+    auto reply = answer(openai_reply("echo: " + prompt_of(request)));
+    reply.close_after = true;
+    return reply;
+  }};
+  auto config = local_model(server);
+  config.client.retry.max_attempts = 1; // no retries: only the resend can save the call
+  auto model = models::chat_model(config);
+  for (int i = 0; i < 3; ++i)
+    CHECK(model(Record{{"prompt", std::to_string(i)}}).get<std::string>("text") ==
+          "echo: " + std::to_string(i));
+  CHECK(server.received().size() == 3);
+  CHECK(server.connections_accepted() == 3);
+}
