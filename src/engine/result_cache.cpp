@@ -186,13 +186,16 @@ struct ResultCache::State {
   std::string last_write_error;
 
   // Called under the lock for a flight about to compute: attaches the cache
-  // file when the operator has a persistent identity.
-  void attach_file(Flight& flight) {
+  // file when the operator has a persistent identity; or the error of a file
+  // from EMBER_XCS_CACHE_PATH that could not be opened (the caller delivers
+  // it outside the lock).
+  std::exception_ptr attach_file(Flight& flight) {
     if (flight.identity.empty())
-      return;
+      return nullptr;
     if (!file_failure.empty())
-      throw CacheFileError(file_failure_path, file_failure);
+      return std::make_exception_ptr(CacheFileError(file_failure_path, file_failure));
     flight.file = file;
+    return nullptr;
   }
 
   // The flight's result from the cache file, if it is there. Outside the lock.
@@ -357,7 +360,10 @@ Record ResultCache::get_or_compute(const Operator& op, const Record& inputs,
       // it in the table; it still completes for its own waiters (see finish).
       state_->flights.erase(running);
     }
-    state_->attach_file(*flight);
+    if (auto refused = state_->attach_file(*flight)) {
+      lock.unlock();
+      std::rethrow_exception(refused);
+    }
     ++state_->counters.misses;
     flight->generation = state_->generation;
     state_->flights.emplace(key, flight);
@@ -394,7 +400,16 @@ void ResultCache::get_or_start(const Operator& op, const Record& inputs,
   flight->text = encode(inputs);
   flight->owner = owner;
   flight->computing_thread = std::thread::id{}; // no thread computes it
-  flight->identity = op.persistent_identity();
+  // `done` hears every failure from here on, also the operator's own
+  // persistent_identity throwing; the error leaves its catch block first.
+  std::exception_ptr refused;
+  try {
+    flight->identity = op.persistent_identity();
+  } catch (...) {
+    refused = std::current_exception();
+  }
+  if (refused)
+    return done(nullptr, std::move(refused));
   const Key key = make_key(op, flight->text);
   {
     std::unique_lock lock{state_->mutex};
@@ -412,7 +427,10 @@ void ResultCache::get_or_start(const Operator& op, const Record& inputs,
       }
       state_->flights.erase(running);
     }
-    state_->attach_file(*flight);
+    if ((refused = state_->attach_file(*flight))) {
+      lock.unlock();
+      return done(nullptr, std::move(refused));
+    }
     ++state_->counters.misses;
     flight->generation = state_->generation;
     flight->joined.push_back(std::move(done));

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -362,4 +363,27 @@ TEST_CASE("processes writing one cache file at once lose no result", "[cache][pe
     }
   CHECK(runs == 0);
   CHECK(reader.stats().persistent_hits == writers * per_writer);
+}
+
+TEST_CASE("an operator whose persistent identity throws fails its cached calls instead of hanging them",
+          "[cache][persistent][failures]") {
+  class NoIdentity final : public AsyncOperator {
+  public:
+    NoIdentity() : AsyncOperator("NoIdentity") {}
+    void start(const Record& in, Completion done) const override { done.succeed(in); }
+    std::string persistent_identity() const override {
+      throw std::runtime_error("identity unavailable");
+    }
+  };
+  auto op = make_operator<NoIdentity>();
+  List xs{std::int64_t{1}, std::int64_t{2}, std::int64_t{3}};
+  // The deadline only bounds a broken run: a lost item would end as a timeout.
+  auto scope = execution_options(
+      {.max_workers = 2, .enable_caching = true, .timeout_seconds = 30, .fail_fast = false});
+  auto out = vmap(op)(Record{{"x", xs}});
+  const auto& errors = out.get<List>("_errors");
+  REQUIRE(errors.size() == 3);
+  for (const auto& error : errors)
+    CHECK_THAT(error.as_record().get<std::string>("message"),
+               Catch::Contains("identity unavailable"));
 }
