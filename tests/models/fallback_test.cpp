@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include "ember/core/exceptions.hpp"
@@ -36,14 +38,25 @@ public:
     case Mode::fail:
       return done.fail(std::make_exception_ptr(
           ModelRequestError(name(), 503, "overloaded", "model '" + name() + "': 503 overloaded")));
-    case Mode::hang:
+    case Mode::hang: {
+      std::lock_guard lock{mutex};
       hanging.push_back(done);
       return;
     }
+    }
+  }
+
+  /// The completion of the one call that hangs, once it has started.
+  std::optional<Completion> hung() const {
+    std::lock_guard lock{mutex};
+    if (hanging.size() != 1)
+      return std::nullopt;
+    return hanging.front();
   }
 
   mutable std::atomic<int> calls{0};
-  mutable std::vector<Completion> hanging;
+  mutable std::mutex mutex;
+  mutable std::vector<Completion> hanging; // guarded by mutex
 
 private:
   Mode mode_;
@@ -84,17 +97,24 @@ TEST_CASE("when every model fails the error names each one and keeps the last st
 
 TEST_CASE("a deadline stops a fallback chain without trying the next model",
           "[models][fallback][timeout]") {
-  auto stuck = stub("stuck", Stub::Mode::hang);
-  auto spare = stub("spare", Stub::Mode::answer);
-  auto chain = with_fallbacks({OperatorRef{stuck}, OperatorRef{spare}});
-  {
-    auto scope = execution_options({.timeout_seconds = 0.05});
-    CHECK_THROWS_AS(chain(Record{{"prompt", "hi"}}), TimeoutError);
+  // Repeated while the deadline passed before the first model had the call
+  // (a loaded machine): the case under test is a model that was waiting.
+  std::optional<Completion> hung;
+  std::shared_ptr<Stub> spare;
+  for (int attempt = 0; attempt < 20 && !hung; ++attempt) {
+    auto stuck = stub("stuck", Stub::Mode::hang);
+    spare = stub("spare", Stub::Mode::answer);
+    auto chain = with_fallbacks({OperatorRef{stuck}, OperatorRef{spare}});
+    {
+      auto scope = execution_options({.timeout_seconds = 0.05});
+      CHECK_THROWS_AS(chain(Record{{"prompt", "hi"}}), TimeoutError);
+    }
+    hung = stuck->hung();
   }
+  REQUIRE(hung);
   // The hung model now fails (as a cut request does): the chain must not go on.
-  REQUIRE(stuck->hanging.size() == 1);
-  CHECK(stuck->hanging.front().stop_requested());
-  stuck->hanging.front().fail(std::make_exception_ptr(std::runtime_error("cut")));
+  CHECK(hung->stop_requested());
+  hung->fail(std::make_exception_ptr(std::runtime_error("cut")));
   CHECK(spare->calls == 0);
 }
 
