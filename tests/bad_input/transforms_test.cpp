@@ -137,9 +137,12 @@ TEST_CASE("a batch's own timeout names the transform, the timeout and the unfini
   CHECK(expect_timeout([&] { narrowed(vmap(op))(Record{{"x", range(8)}}); }) ==
         "vmap(Endless) timed out: the deadline of timeout_seconds=0.3 passed with 8 of 8 "
         "items unfinished");
-  CHECK(expect_timeout([&] { narrowed(pmap(vmap(op), 2))(Record{{"x", range(8)}}); }) ==
-        "pmap(vmap(Endless)) timed out: the deadline of timeout_seconds=0.3 passed with 2 of 2 "
-        "shards unfinished");
+  // A shard's own vmap holds the same deadline: when its timer fires first,
+  // that shard has ended (with its timeout) by the time pmap's does.
+  CHECK_THAT(expect_timeout([&] { narrowed(pmap(vmap(op), 2))(Record{{"x", range(8)}}); }),
+             Catch::StartsWith("pmap(vmap(Endless)) timed out: the deadline of "
+                               "timeout_seconds=0.3 passed with ") &&
+                 Catch::EndsWith(" of 2 shards unfinished"));
   REQUIRE(counts->all_ended());
 }
 
