@@ -180,6 +180,9 @@ struct ResultCache::State {
   std::uint64_t generation = 0;
   CacheStats counters;
   // The cache file; or, when EMBER_XCS_CACHE_PATH named one that failed, why.
+  // `persisting` mirrors "either is set" for a lock-free check, so calls
+  // without a file never ask an operator for its persistent identity.
+  std::atomic<bool> persisting{false};
   std::shared_ptr<detail::SqliteStore> file;
   std::string file_failure_path;
   std::string file_failure;
@@ -335,7 +338,8 @@ Record ResultCache::get_or_compute(const Operator& op, const Record& inputs,
   auto flight = std::make_shared<Flight>();
   flight->text = encode(inputs);
   flight->owner = owner;
-  flight->identity = op.persistent_identity();
+  if (state_->persisting.load(std::memory_order_relaxed))
+    flight->identity = op.persistent_identity();
   const Key key = make_key(op, flight->text);
   {
     std::unique_lock lock{state_->mutex};
@@ -404,7 +408,8 @@ void ResultCache::get_or_start(const Operator& op, const Record& inputs,
   // persistent_identity throwing; the error leaves its catch block first.
   std::exception_ptr refused;
   try {
-    flight->identity = op.persistent_identity();
+    if (state_->persisting.load(std::memory_order_relaxed))
+      flight->identity = op.persistent_identity();
   } catch (...) {
     refused = std::current_exception();
   }
@@ -488,6 +493,7 @@ void ResultCache::persist_to(const std::string& path) {
   state_->file = std::move(file);
   state_->file_failure.clear();
   state_->file_failure_path.clear();
+  state_->persisting = true;
 }
 
 void ResultCache::stop_persisting() {
@@ -495,6 +501,7 @@ void ResultCache::stop_persisting() {
   state_->file.reset();
   state_->file_failure.clear();
   state_->file_failure_path.clear();
+  state_->persisting = false;
 }
 
 std::string ResultCache::persistent_path() const {
@@ -532,6 +539,7 @@ ResultCache& result_cache() {
       } catch (const CacheFileError& e) {
         made->state_->file_failure_path = e.path();
         made->state_->file_failure = std::string{e.what()} + " (from EMBER_XCS_CACHE_PATH)";
+        made->state_->persisting = true;
       }
     }
     return made;

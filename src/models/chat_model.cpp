@@ -127,7 +127,6 @@ private:
     if (reservation_ && !sent_)
       config().rate_limiter->cancel(*reservation_); // it never went: give it back
     detail::cancel(exchange_.lock()); // closes the connection: the server sees it go
-    done_.fail(std::make_exception_ptr(stopped_error())); // Cut has answered already
   }
 
   /// Reads only the model's constant state: Cut calls it on another thread.

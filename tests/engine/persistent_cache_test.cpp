@@ -377,6 +377,12 @@ TEST_CASE("an operator whose persistent identity throws fails its cached calls i
   };
   auto op = make_operator<NoIdentity>();
   List xs{std::int64_t{1}, std::int64_t{2}, std::int64_t{3}};
+  // The identity is asked for only while a cache file is in use.
+  TempDir dir;
+  result_cache().persist_to(dir.file("identity.db"));
+  struct StopPersisting {
+    ~StopPersisting() { result_cache().stop_persisting(); }
+  } stop;
   // The deadline only bounds a broken run: a lost item would end as a timeout.
   auto scope = execution_options(
       {.max_workers = 2, .enable_caching = true, .timeout_seconds = 30, .fail_fast = false});
